@@ -1,0 +1,151 @@
+"""imgframe: Zenlayer Cloud's image inventory as typed pandas DataFrames.
+
+>>> import imgframe
+>>> with imgframe.sandbox.running(images=500) as sb:
+...     df = imgframe.fetch_images("all", endpoint=sb.endpoint,
+...         access_key_id=sb.access_key_id, access_key_secret=sb.access_key_secret)
+>>> len(df) == 500
+True
+
+Names load on first use, so ``import imgframe`` stays fast and never imports matplotlib.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._version import __version__
+from .errors import (
+    ApiError,
+    AuthError,
+    BadResponseError,
+    BlockedError,
+    ConfigError,
+    ConsistencyWarning,
+    CredentialsError,
+    DataError,
+    DataQualityWarning,
+    ExportError,
+    ImgframeError,
+    ImgframeWarning,
+    InvalidArgument,
+    NetworkError,
+    NotFoundError,
+    RateLimitError,
+    TransportError,
+)
+
+if TYPE_CHECKING:
+    from . import sandbox
+    from .charts import save_charts, summary_chart, summary_charts
+    from .client import RetryPolicy, Timeouts
+    from .export import read_export, write_csv, write_export, write_jsonl, write_parquet
+    from .fetch import Client, fetch_images, fetch_images_raw, fetch_zones
+    from .frame import (
+        RawPage,
+        empty_frame,
+        explode_tags,
+        frame_from_records,
+        load_pages,
+        normalize_pages,
+        save_pages,
+        tag_columns,
+    )
+    from .history import diff_snapshots, read_snapshots, write_snapshot
+    from .report import build_report
+    from .summary import summarize
+
+_LAZY = {
+    "Client": "fetch",
+    "RawPage": "frame",
+    "RetryPolicy": "client",
+    "Timeouts": "client",
+    "build_report": "report",
+    "diff_snapshots": "history",
+    "empty_frame": "frame",
+    "explode_tags": "frame",
+    "fetch_images": "fetch",
+    "fetch_images_raw": "fetch",
+    "fetch_zones": "fetch",
+    "frame_from_records": "frame",
+    "load_pages": "frame",
+    "normalize_pages": "frame",
+    "read_export": "export",
+    "read_snapshots": "history",
+    "save_charts": "charts",
+    "save_pages": "frame",
+    "summarize": "summary",
+    "summary_chart": "charts",
+    "summary_charts": "charts",
+    "tag_columns": "frame",
+    "write_csv": "export",
+    "write_export": "export",
+    "write_jsonl": "export",
+    "write_parquet": "export",
+    "write_snapshot": "history",
+}
+
+__all__ = [
+    "ApiError",
+    "AuthError",
+    "BadResponseError",
+    "BlockedError",
+    "Client",
+    "ConfigError",
+    "ConsistencyWarning",
+    "CredentialsError",
+    "DataError",
+    "DataQualityWarning",
+    "ExportError",
+    "ImgframeError",
+    "ImgframeWarning",
+    "InvalidArgument",
+    "NetworkError",
+    "NotFoundError",
+    "RateLimitError",
+    "RawPage",
+    "RetryPolicy",
+    "Timeouts",
+    "TransportError",
+    "__version__",
+    "build_report",
+    "diff_snapshots",
+    "empty_frame",
+    "explode_tags",
+    "fetch_images",
+    "fetch_images_raw",
+    "fetch_zones",
+    "frame_from_records",
+    "load_pages",
+    "normalize_pages",
+    "read_export",
+    "read_snapshots",
+    "sandbox",
+    "save_charts",
+    "save_pages",
+    "summarize",
+    "summary_chart",
+    "summary_charts",
+    "tag_columns",
+    "write_csv",
+    "write_export",
+    "write_jsonl",
+    "write_parquet",
+    "write_snapshot",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "sandbox":
+        return importlib.import_module(".sandbox", __name__)
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'imgframe' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

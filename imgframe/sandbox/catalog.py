@@ -1,0 +1,572 @@
+"""The sandbox's image inventory: a deterministic, realistic catalog and its query engine.
+
+A :class:`Catalog` is a pure function of ``(images, seed, day, tags_shape)``:
+
+- **Zones**: eight zones with real-looking metadata (:data:`imgframe.sandbox.data.ZONES`).
+- **Public images**: the same line-up in every zone with small per-zone variation. Zone
+  ``asia-east-1a`` answers the API reference's seed example exactly: ``osType=linux`` matches
+  the 16 linux public images, Ubuntu 24.04 / 22.04 / 20.04 first. (Its custom images are
+  Windows builds so that stays true for every seed, size and day.)
+- **Custom images** fill the catalog up to ``images`` in total (``len(catalog)`` is
+  ``max(images, number of public images)`` on day 0), spread unevenly over zones and listed
+  after the public ones in creation order.
+- **Day n** is day 0 evolved n times: each day some custom images are created, some deleted,
+  transitional statuses settle (CREATING -> AVAILABLE, a few FAILED), some images are
+  renamed or re-tagged. Public images never change.
+
+Every image is serialized to compact JSON once, so a page is a join of byte strings, and
+filter results are cached per (zone, zone version, filter), so paging a filtered listing
+filters once. Lists are replaced, never mutated in place, which lets request threads read a
+consistent snapshot without holding the lock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import random
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from json.encoder import encode_basestring as _quote
+from typing import Any, Literal
+
+from imgframe.sandbox import data
+from imgframe.sandbox.filters import FILTER_FIELDS, ImageFilter, parse_filter
+
+TagsShape = Literal["wrapper", "list", "mixed"]
+TAGS_SHAPES: tuple[TagsShape, ...] = ("wrapper", "list", "mixed")
+Tags = tuple[tuple[str, str], ...]
+
+PUBLIC_IMAGE = "PUBLIC_IMAGE"
+CUSTOM_IMAGE = "CUSTOM_IMAGE"
+
+#: Day 0 of every catalog; custom images are dated up to it, day n adds images dated n later.
+BASE_DATE = dt.date(2026, 3, 14)
+_OLDEST_CUSTOM = dt.date(2023, 6, 1)
+
+_QUERY_CACHE_SIZE = 128
+_TRANSITIONAL = frozenset({"CREATING", "SYNCING", "PROCESSING"})
+
+# Daily evolution rates, per custom image (creations: per existing custom image).
+_DAILY_CREATE = 0.008
+_DAILY_DELETE = 0.003
+_DAILY_START_DELETE = 0.003
+_DAILY_UNAVAILABLE = 0.001
+_DAILY_RENAME = 0.002
+_DAILY_RETAG = 0.005
+
+
+@dataclass(slots=True)
+class Image:
+    """One image as the catalog holds it; ``blob`` is its served JSON."""
+
+    image_id: str
+    name: str
+    image_type: str
+    source: str
+    size: str | None
+    min_disk: int | None  # None: the field is absent from the record
+    description: str | None
+    version: str
+    status: str
+    nic: tuple[str, ...]
+    category: str
+    os_type: str
+    tags: Tags | None  # None: null; (): an empty tag list
+    blob: bytes = b""
+
+
+def _weighted(weights: Iterable[tuple[Any, int]]) -> tuple[Any, ...]:
+    """A lookup table where each item appears ``weight`` times: pick with one random()."""
+    return tuple(item for item, weight in weights for _ in range(weight))
+
+
+_ZONE_TABLE: tuple[str, ...] = _weighted(data.ZONE_WEIGHTS.items())
+_BASE_TABLE: tuple[data.Base, ...] = _weighted((b, b.weight) for b in data.BASES)
+_REFERENCE_BASE_TABLE: tuple[data.Base, ...] = _weighted(
+    (b, b.weight) for b in data.REFERENCE_ZONE_BASES
+)
+_STATUS_TABLE: tuple[str, ...] = _weighted(data.STATUS_WEIGHTS.items())
+_NEW_STATUS_TABLE: tuple[str, ...] = _weighted(
+    (("CREATING", 5), ("AVAILABLE", 3), ("SYNCING", 1), ("PROCESSING", 1))
+)
+
+
+def _date_str(day: dt.date) -> str:
+    return day.strftime("%Y%m%d")
+
+
+class _Serializer:
+    """Image -> compact JSON bytes, equal to ``json.dumps(record, separators=(",", ":"),
+    ensure_ascii=False).encode()`` but several times faster, because fragments shared by many
+    images (NIC lists, tag sets) are encoded once."""
+
+    def __init__(self, shape: TagsShape) -> None:
+        self.shape = shape
+        self._nic: dict[tuple[str, ...], str] = {}
+        self._tags: dict[tuple[Tags, bool], str] = {}
+
+    def __call__(self, im: Image) -> bytes:
+        nic = self._nic.get(im.nic)
+        if nic is None:
+            nic = self._nic[im.nic] = _dumps(list(im.nic))
+        size = "null" if im.size is None else _quote(im.size)
+        min_disk = "" if im.min_disk is None else f',"minDiskSize":{im.min_disk}'
+        desc = "null" if im.description is None else _quote(im.description)
+        return (
+            f'{{"imageId":{_quote(im.image_id)},"imageName":{_quote(im.name)},'
+            f'"imageType":{_quote(im.image_type)},"imageSource":{_quote(im.source)},'
+            f'"imageSize":{size}{min_disk},"imageDescription":{desc},'
+            f'"imageVersion":{_quote(im.version)},"imageStatus":{_quote(im.status)},'
+            f'"nicNetworkType":{nic},"category":{_quote(im.category)},'
+            f'"osType":{_quote(im.os_type)},"tags":{self._tags_json(im)}}}'
+        ).encode()
+
+    def _tags_json(self, im: Image) -> str:
+        if im.tags is None:
+            return "null"
+        wrapper = self.shape == "wrapper" or (
+            # "mixed" alternates by id so a re-serialized image keeps its shape.
+            self.shape == "mixed" and ord(im.image_id[-1]) % 2 == 0
+        )
+        key = (im.tags, wrapper)
+        text = self._tags.get(key)
+        if text is None:
+            items = ",".join(f'{{"key":{_quote(k)},"value":{_quote(v)}}}' for k, v in im.tags)
+            text = self._tags[key] = f'{{"tags":[{items}]}}' if wrapper else f"[{items}]"
+        return text
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+class _Factory:
+    """Makes custom images from a seeded generator; tracks ids so they stay unique."""
+
+    def __init__(self, serialize: _Serializer, ids: set[str]) -> None:
+        self.serialize = serialize
+        self.ids = ids
+        self._interned: dict[Tags, Tags] = {}
+
+    def intern(self, tags: Tags) -> Tags:
+        # Tag sets repeat a lot: sharing them saves memory and lets fragments be cached.
+        return self._interned.setdefault(tags, tags)
+
+    def new_id(self, rng: random.Random) -> str:
+        while True:
+            image_id = f"img-{rng.getrandbits(64):016x}"
+            if image_id not in self.ids:
+                self.ids.add(image_id)
+                return image_id
+
+    def custom(
+        self,
+        rng: random.Random,
+        zone_id: str,
+        date: str,
+        statuses: Sequence[str] = _STATUS_TABLE,
+    ) -> Image:
+        rand = rng.random
+        image_id = self.new_id(rng)
+        bases = _REFERENCE_BASE_TABLE if zone_id == data.REFERENCE_ZONE else _BASE_TABLE
+        base: data.Base = bases[int(rand() * len(bases))]
+        app = data.APPS[int(rand() * len(data.APPS))]
+        env = data.ENVS[int(rand() * len(data.ENVS))]
+        name = _custom_name(rand, app, env, base.slug, date)
+        status = statuses[int(rand() * len(statuses))]
+        size: str | None = base.sizes[int(rand() * len(base.sizes))]
+        # Older API responses lack minDiskSize altogether.
+        min_disk = None if rand() < 0.10 else int(size)
+        if status in ("CREATING", "FAILED"):
+            size = None  # not known until the image is built
+        im = Image(
+            image_id=image_id,
+            name=name,
+            image_type=CUSTOM_IMAGE,
+            source="CUSTOM",
+            size=size,
+            min_disk=min_disk,
+            description=_description(rand, app, env, base.slug),
+            version=base.version,
+            status=status,
+            nic=base.nic,
+            category=base.category,
+            os_type=base.os_type,
+            tags=self._tags(rand, app, env),
+        )
+        im.blob = self.serialize(im)
+        return im
+
+    def _tags(self, rand: Any, app: str, env: str) -> Tags | None:
+        x = rand()
+        if x < 0.25:
+            return None
+        if x < 0.27:
+            return ()
+        pairs: list[tuple[str, str]] = []
+        if rand() < 0.9:
+            pairs.append(("env", env))
+        if rand() < 0.7 or not pairs:
+            pairs.append(("team", data.TEAMS[int(rand() * len(data.TEAMS))]))
+        if rand() < 0.6:
+            pairs.append(("app", app))
+        if rand() < 0.4:
+            pairs.append(("owner", data.OWNERS[int(rand() * len(data.OWNERS))]))
+        if rand() < 0.3:
+            pairs.append(("cost-center", data.COST_CENTERS[int(rand() * 12)]))
+        if rand() < 0.3:
+            pairs.append(("backup", data.BACKUPS[int(rand() * len(data.BACKUPS))]))
+        return self.intern(tuple(pairs))
+
+    def retag(self, rng: random.Random, tags: Tags | None) -> Tags:
+        """A plausible edit of a tag set: add, change or drop one tag."""
+        current = dict(tags or ())
+        key = data.TAG_KEYS[int(rng.random() * len(data.TAG_KEYS))]
+        if key in current and len(current) > 1 and rng.random() < 0.3:
+            del current[key]
+        else:
+            vocab = {
+                "env": data.ENVS,
+                "team": data.TEAMS,
+                "app": data.APPS,
+                "owner": data.OWNERS,
+                "cost-center": data.COST_CENTERS,
+                "backup": data.BACKUPS,
+            }[key]
+            current[key] = vocab[int(rng.random() * len(vocab))]
+        ordered = tuple((k, current[k]) for k in data.TAG_KEYS if k in current)
+        return self.intern(ordered)
+
+
+def _custom_name(rand: Any, app: str, env: str, slug: str, date: str) -> str:
+    x = rand()
+    if x < 0.97:
+        return f"{app}-{env}-{slug}-{date}"
+    if x < 0.985:
+        return f"golden-{slug}-v{int(rand() * 20) + 1}"
+    if x < 0.995:
+        return f"{app} {env} backup {date[:4]}-{date[4:6]}-{date[6:]}"
+    prefix = data.UNICODE_NAME_PREFIXES[int(rand() * len(data.UNICODE_NAME_PREFIXES))]
+    return f"{prefix}-{app}-{env}-{date}"
+
+
+def _description(rand: Any, app: str, env: str, slug: str) -> str | None:
+    x = rand()
+    if x < 0.6:
+        return None
+    if x < 0.97:
+        template = data.DESCRIPTIONS[int(rand() * len(data.DESCRIPTIONS))]
+    else:
+        template = data.UNICODE_DESCRIPTIONS[int(rand() * len(data.UNICODE_DESCRIPTIONS))]
+    return template.format(app=app, env=env, slug=slug)
+
+
+def _public_images(zone_id: str) -> list[data.PublicImage]:
+    return [
+        p
+        for p in data.PUBLIC_IMAGES
+        if (not p.only_in or zone_id in p.only_in) and zone_id not in p.not_in
+    ]
+
+
+class Catalog:
+    """The ground truth the sandbox serves: zones and their images, deterministic per seed.
+
+    >>> cat = Catalog(images=500, seed=7)
+    >>> [im["imageName"] for im in cat.query("asia-east-1a", osType="linux")][:2]
+    ['Ubuntu Server 24.04 LTS', 'Ubuntu Server 22.04 LTS']
+    >>> len(cat)
+    500
+    """
+
+    def __init__(
+        self,
+        images: int = 2000,
+        seed: int = 7,
+        day: int = 0,
+        tags_shape: TagsShape = "wrapper",
+    ) -> None:
+        if isinstance(images, bool) or not isinstance(images, int) or images < 0:
+            raise ValueError(f"images must be a non-negative integer, got {images!r}")
+        if isinstance(day, bool) or not isinstance(day, int) or day < 0:
+            raise ValueError(f"day must be a non-negative integer, got {day!r}")
+        if tags_shape not in TAGS_SHAPES:
+            raise ValueError(f"tags_shape must be one of {TAGS_SHAPES}, got {tags_shape!r}")
+        self.size = images
+        self.seed = seed
+        self.tags_shape: TagsShape = tags_shape
+        self._lock = threading.RLock()
+        self._serialize = _Serializer(tags_shape)
+        self._zone_records = [dict(z) for z in data.ZONES]
+        self._zone_blobs = {str(z["zoneId"]): _dumps(z).encode() for z in data.ZONES}
+        self._cache: OrderedDict[tuple[str, int, ImageFilter], list[Image]] = OrderedDict()
+        self._versions = dict.fromkeys(self._zone_blobs, 0)
+        self._reset_to_base()
+        self.set_day(day)
+
+    # -- public surface -------------------------------------------------------------------
+
+    @property
+    def day(self) -> int:
+        """The day the catalog currently shows."""
+        return self._day
+
+    @property
+    def zones(self) -> list[dict[str, Any]]:
+        """DescribeZones records, every field of ``schema.ZONE_FIELDS``."""
+        return [dict(z) for z in self._zone_records]
+
+    @property
+    def zone_ids(self) -> list[str]:
+        """Zone ids in the order DescribeZones lists them."""
+        return list(self._zone_blobs)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return sum(len(images) for images in self._zones.values())
+
+    def images(self, zone_id: str) -> list[dict[str, Any]]:
+        """API-shaped image records of one zone, in served order.
+
+        >>> Catalog(images=100).images("asia-east-1a")[0]["imageId"]
+        'ubuntu2404_20240712'
+        """
+        return _records(self._snapshot(zone_id)[0])
+
+    def query(self, zone_id: str, **filters: Any) -> list[dict[str, Any]]:
+        """Ground truth for a DescribeImages filter set, in the order the server pages it.
+
+        Filters use the API's names (``imageIds``, ``imageName``, ``category``, ``imageType``,
+        ``imageSource``, ``osType``, ``imageStatus``, ``tagKeys``, ``tags``); see
+        :mod:`imgframe.sandbox.filters` for their semantics. ``pageNum`` and ``pageSize`` are
+        ignored. Invalid values raise :class:`~imgframe.sandbox.filters.ParamError`.
+
+        >>> cat = Catalog(images=100)
+        >>> len(cat.query("asia-east-1a", osType="linux"))
+        16
+        """
+        unknown = set(filters) - {*FILTER_FIELDS, "pageNum", "pageSize"}
+        if unknown:
+            raise TypeError(f"unknown DescribeImages filters: {', '.join(sorted(unknown))}")
+        return _records(self.matches(zone_id, parse_filter(filters)))
+
+    def set_day(self, day: int) -> None:
+        """Show the catalog as it is ``day`` days after day 0 (deterministic).
+
+        Moving forward applies the missing days; moving back, or after :meth:`churn`,
+        rebuilds from day 0.
+        """
+        if isinstance(day, bool) or not isinstance(day, int) or day < 0:
+            raise ValueError(f"day must be a non-negative integer, got {day!r}")
+        with self._lock:
+            if day < self._day or self._churned:
+                self._reset_to_base()
+            for d in range(self._day + 1, day + 1):
+                self._advance(d)
+            self._day = day
+            self._bump(self._zones)
+
+    def churn(self, zone_id: str, count: int) -> tuple[list[str], list[str]]:
+        """Delete ``count`` custom images of a zone (anywhere in the listing) and create as
+        many at its end, deterministically. Returns (removed ids, added ids).
+
+        The sandbox calls this between DescribeImages requests to make a listing shift while a
+        client pages it.
+        """
+        with self._lock:
+            images = self._zones[_known(self._zones, zone_id)]
+            self._churn_count += 1
+            rng = random.Random(f"imgframe-churn:{self.seed}:{zone_id}:{self._churn_count}")
+            custom = [i for i, im in enumerate(images) if im.image_type == CUSTOM_IMAGE]
+            doomed = set(rng.sample(custom, min(count, len(custom))))
+            removed = [images[i].image_id for i in sorted(doomed)]
+            date = _date_str(BASE_DATE + dt.timedelta(days=self._day))
+            added = [self._factory.custom(rng, zone_id, date) for _ in range(count)]
+            self._ids.difference_update(removed)
+            kept = [im for i, im in enumerate(images) if i not in doomed]
+            self._zones[zone_id] = kept + added
+            self._churned = True
+            self._bump([zone_id])
+            return removed, [im.image_id for im in added]
+
+    def digest(self) -> str:
+        """SHA-256 over every served byte (zones and images): equal digests, equal catalogs."""
+        h = hashlib.sha256()
+        with self._lock:
+            zones = dict(self._zones)
+        for zone_id, blob in self._zone_blobs.items():
+            h.update(blob)
+            for im in zones[zone_id]:
+                h.update(im.blob)
+        return h.hexdigest()
+
+    # -- what the server uses -------------------------------------------------------------
+
+    def has_zone(self, zone_id: str) -> bool:
+        """True when ``zone_id`` is one of the catalog's zones."""
+        return zone_id in self._zone_blobs
+
+    def zones_json(self, zone_ids: frozenset[str] | None = None) -> bytes:
+        """The ``zoneSet`` array as JSON bytes, optionally restricted to ``zone_ids``."""
+        blobs = [b for z, b in self._zone_blobs.items() if zone_ids is None or z in zone_ids]
+        return b"[" + b",".join(blobs) + b"]"
+
+    def matches(self, zone_id: str, flt: ImageFilter) -> list[Image]:
+        """The zone's images that pass ``flt``, cached per (zone, version, filter)."""
+        images, version = self._snapshot(zone_id)
+        if flt.is_empty:
+            return images
+        key = (zone_id, version, flt)
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+                return hit
+        # Filter outside the lock: the list is an immutable snapshot.
+        result = flt.select(images)
+        with self._lock:
+            self._cache[key] = result
+            while len(self._cache) > _QUERY_CACHE_SIZE:
+                self._cache.popitem(last=False)
+        return result
+
+    def page_json(
+        self, zone_id: str, flt: ImageFilter, page_num: int, page_size: int
+    ) -> tuple[bytes, int]:
+        """(``dataSet`` JSON array bytes, ``totalCount``) of one page."""
+        found = self.matches(zone_id, flt)
+        start = (page_num - 1) * page_size
+        chunk = found[start : start + page_size]
+        return b"[" + b",".join(im.blob for im in chunk) + b"]", len(found)
+
+    # -- building and evolving ------------------------------------------------------------
+
+    def _snapshot(self, zone_id: str) -> tuple[list[Image], int]:
+        with self._lock:
+            zone_id = _known(self._zones, zone_id)
+            return self._zones[zone_id], self._versions[zone_id]
+
+    def _bump(self, zone_ids: Iterable[str]) -> None:
+        for zone_id in zone_ids:
+            self._versions[zone_id] += 1
+
+    def _reset_to_base(self) -> None:
+        self._day = 0
+        self._churned = False
+        self._churn_count = 0
+        self._ids: set[str] = set()
+        self._factory = _Factory(self._serialize, self._ids)
+        zones: dict[str, list[Image]] = {}
+        for zone_id in self._zone_blobs:
+            zones[zone_id] = [self._public(p, zone_id) for p in _public_images(zone_id)]
+        n_custom = max(0, self.size - sum(len(v) for v in zones.values()))
+        rng = random.Random(f"imgframe-catalog:{self.seed}")
+        rand = rng.random
+        span = (BASE_DATE - _OLDEST_CUSTOM).days
+        dates = [_date_str(_OLDEST_CUSTOM + dt.timedelta(days=d)) for d in range(span + 1)]
+        make = self._factory.custom
+        n_zones = len(_ZONE_TABLE)
+        for i in range(n_custom):
+            # Creation order is served order, so dates only move forward.
+            date = dates[(i * span) // n_custom if n_custom > 1 else span]
+            zone_id = _ZONE_TABLE[int(rand() * n_zones)]
+            zones[zone_id].append(make(rng, zone_id, date))
+        self._zones = zones
+
+    def _public(self, p: data.PublicImage, zone_id: str) -> Image:
+        im = Image(
+            image_id=p.image_id,
+            name=p.name,
+            image_type=PUBLIC_IMAGE,
+            source=p.source,
+            size=p.size,
+            min_disk=p.min_disk,
+            description=p.description,
+            version=p.version,
+            status="UNAVAILABLE" if zone_id in p.unavailable_in else "AVAILABLE",
+            nic=p.nic,
+            category=p.category,
+            os_type=p.os_type,
+            tags=None,
+        )
+        im.blob = self._serialize(im)
+        return im
+
+    def _advance(self, day: int) -> None:
+        """Apply one day of account activity to the custom images."""
+        rng = random.Random(f"imgframe-day:{self.seed}:{day}")
+        rand = rng.random
+        date = _date_str(BASE_DATE + dt.timedelta(days=day))
+        n_custom = 0
+        for zone_id, images in self._zones.items():
+            kept: list[Image] = []
+            for im in images:
+                if im.image_type != CUSTOM_IMAGE:
+                    kept.append(im)
+                    continue
+                changed = self._evolve(rng, rand(), im, date)
+                if changed is None:
+                    self._ids.discard(im.image_id)
+                    continue
+                kept.append(changed)
+            self._zones[zone_id] = kept
+            n_custom += sum(1 for im in kept if im.image_type == CUSTOM_IMAGE)
+        creations = max(1, round(n_custom * _DAILY_CREATE))
+        for _ in range(creations):
+            zone_id = _ZONE_TABLE[int(rand() * len(_ZONE_TABLE))]
+            im = self._factory.custom(rng, zone_id, date, _NEW_STATUS_TABLE)
+            self._zones[zone_id].append(im)
+
+    def _evolve(self, rng: random.Random, x: float, im: Image, date: str) -> Image | None:
+        """One image's day: None when it is deleted, else the (possibly new) image."""
+        if im.status == "DELETING":
+            return None  # deletions finish overnight
+        if x < _DAILY_DELETE:
+            return None
+        x -= _DAILY_DELETE
+        changes: dict[str, Any] = {}
+        if im.status in _TRANSITIONAL:
+            y = rng.random()
+            if y < 0.8:
+                fallback = "40" if im.os_type == "windows" else "20"
+                size = str(im.min_disk) if im.min_disk is not None else fallback
+                changes = {"status": "AVAILABLE", "size": im.size or size}
+            elif y < 0.85:
+                changes = {"status": "FAILED", "size": None}
+        elif im.status == "AVAILABLE" and x < _DAILY_START_DELETE:
+            changes = {"status": "DELETING"}
+        elif im.status == "AVAILABLE" and x < _DAILY_START_DELETE + _DAILY_UNAVAILABLE:
+            changes = {"status": "UNAVAILABLE"}
+        elif x < _DAILY_START_DELETE + _DAILY_UNAVAILABLE + _DAILY_RENAME:
+            changes = {"name": _rename(im.name, date)}
+        elif x < _DAILY_START_DELETE + _DAILY_UNAVAILABLE + _DAILY_RENAME + _DAILY_RETAG:
+            changes = {"tags": self._factory.retag(rng, im.tags)}
+        if not changes:
+            return im
+        new = dataclasses.replace(im, **changes)
+        new.blob = self._serialize(new)
+        return new
+
+
+def _rename(name: str, date: str) -> str:
+    tail = name[-8:]
+    if tail.isdigit() and len(name) > 9 and name[-9] == "-":
+        return name[:-8] + date  # rebuilt: the date suffix moves on
+    return name if name.startswith("deprecated-") else "deprecated-" + name
+
+
+def _known(zones: dict[str, list[Image]], zone_id: str) -> str:
+    if zone_id not in zones:
+        raise KeyError(f"unknown zone {zone_id!r}; zones: {', '.join(zones)}")
+    return zone_id
+
+
+def _records(images: Sequence[Image]) -> list[dict[str, Any]]:
+    # One json.loads over the joined blobs is much faster than one per image.
+    parsed: list[dict[str, Any]] = json.loads(b"[" + b",".join(im.blob for im in images) + b"]")
+    return parsed
