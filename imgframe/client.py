@@ -249,8 +249,9 @@ source='arguments'))
         except requests.exceptions.SSLError as exc:
             # Never retried and never silently downgraded: a TLS failure is a configuration
             # problem (or an attack), not a blip.
-            return _Attempt(NetworkError(f"{action}: TLS verification failed: {_short(exc)}",
-                                         action=action))
+            return _Attempt(
+                NetworkError(f"{action}: TLS verification failed: {_short(exc)}", action=action)
+            )
         except (requests.RequestException, TimeoutError) as exc:
             reason = _network_reason(exc)
             return _Attempt(
@@ -269,9 +270,7 @@ source='arguments'))
         for chunk in response.iter_content(_CHUNK):
             chunks.append(chunk)
             if time.monotonic() - started > self.timeouts.total:
-                raise TimeoutError(
-                    f"the answer took longer than {self.timeouts.total:g}s in total"
-                )
+                raise TimeoutError(f"the answer took longer than {self.timeouts.total:g}s in total")
         return b"".join(chunks)
 
 

@@ -133,9 +133,7 @@ def _require_pair(key_id: str | None, secret: str | None, id_name: str, secret_n
         raise CredentialsError(f"{id_name} is set but {secret_name} is not")
 
 
-def _profile_name(
-    explicit: str | None, env: Mapping[str, str], zen_dir: Path
-) -> tuple[str, str]:
+def _profile_name(explicit: str | None, env: Mapping[str, str], zen_dir: Path) -> tuple[str, str]:
     if explicit:
         return explicit, "argument"
     if env.get("ZENLAYER_PROFILE"):
@@ -186,7 +184,9 @@ def _read_json(path: Path) -> object | None:
         raise ConfigError(f"{path} is not valid JSON") from None
 
 
-def resolve_endpoint(endpoint: str | None = None, *, environ: Mapping[str, str] | None = None) -> str:
+def resolve_endpoint(
+    endpoint: str | None = None, *, environ: Mapping[str, str] | None = None
+) -> str:
     """The API base URL (scheme and host, no path), validated.
 
     >>> resolve_endpoint("http://127.0.0.1:8765")
@@ -200,12 +200,12 @@ def resolve_endpoint(endpoint: str | None = None, *, environ: Mapping[str, str] 
     else:
         endpoint, origin = DEFAULT_ENDPOINT, "default"
     parts = urlsplit(endpoint.strip())
+    if "@" in parts.netloc:
+        raise ConfigError(f"{origin} must not hold credentials in the URL")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
             f"{origin} {endpoint!r} is not an http(s) URL like https://console.zenlayer.com"
         )
-    if parts.username or parts.password:
-        raise ConfigError(f"{origin} must not hold credentials in the URL")
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
         raise ConfigError(
             f"{origin} {parts.scheme}://{parts.netloc} uses plain http; only loopback hosts "

@@ -345,12 +345,12 @@ class Client:
                             bar.add_total(listing.page_count)
                             for number in range(2, listing.page_count + 1):
                                 submit(listing, number)
-                        if len(listing.pages) == listing.page_count:
-                            if not _settle(listing, max_repages):
-                                listing.passes += 1
-                                listing.pages.clear()
-                                listing.raw.clear()
-                                submit(listing, 1)
+                        complete = len(listing.pages) == listing.page_count
+                        if complete and not _settle(listing, max_repages):
+                            listing.passes += 1
+                            listing.pages.clear()
+                            listing.raw.clear()
+                            submit(listing, 1)
             except BaseException:
                 for future in pending:
                     future.cancel()

@@ -218,8 +218,8 @@ def _parse_slow(body: bytes) -> ParsedPage:
         document = json.loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadResponseError(
-            f"DescribeImages answered HTTP 200 with a body that is not valid JSON ({exc.__class__.__name__}"
-            f" at {len(body)} bytes: {_preview(body)})",
+            "DescribeImages answered HTTP 200 with a body that is not valid JSON "
+            f"({exc.__class__.__name__}, {len(body)} bytes: {_preview(body)})",
             action="DescribeImages",
             http_status=200,
         ) from None
@@ -317,7 +317,7 @@ def _as_tags(value: Any) -> list[dict[str, str | None]]:
     return tags
 
 
-_COERCE: dict[str, Any] = {name: _as_text for name in RECORD_SCHEMA.names} | {
+_COERCE: dict[str, Any] = dict.fromkeys(RECORD_SCHEMA.names, _as_text) | {
     "imageSize": _as_size_text,
     "minDiskSize": _as_int,
     "nicNetworkType": _as_str_list,
@@ -464,7 +464,7 @@ def join_zones(frame: pd.DataFrame, zones: pd.DataFrame) -> pd.DataFrame:
     lookup = zones.drop_duplicates("zoneId").set_index("zoneId")[wanted]
     keys = frame["zoneId"].astype("string[pyarrow]")
     joined = lookup.reindex(keys.to_numpy())
-    position = frame.columns.get_loc("zoneId") + 1
+    position = list(frame.columns).index("zoneId") + 1
     out = frame.copy(deep=False)
     for offset, name in enumerate(wanted):
         out.insert(position + offset, name, joined[name].to_numpy(), allow_duplicates=False)

@@ -39,7 +39,11 @@ def test_explicit_arguments_win_over_everything(tmp_path: Path) -> None:
 
 def test_environment_pair_beats_token_and_profile(tmp_path: Path) -> None:
     write_profiles(tmp_path, {"default": {"token": "file-token"}})
-    env = {"ZENLAYER_ACCESS_KEY_ID": "env", "ZENLAYER_ACCESS_KEY_SECRET": "e", "ZENLAYER_TOKEN": "t"}
+    env = {
+        "ZENLAYER_ACCESS_KEY_ID": "env",
+        "ZENLAYER_ACCESS_KEY_SECRET": "e",
+        "ZENLAYER_TOKEN": "t",
+    }
     creds = resolve_credentials(environ=env, home=tmp_path)
     assert (creds.access_key_id, creds.is_token) == ("env", False)
     assert creds.source == "environment ZENLAYER_ACCESS_KEY_ID"
@@ -47,7 +51,11 @@ def test_environment_pair_beats_token_and_profile(tmp_path: Path) -> None:
 
 def test_environment_token(tmp_path: Path) -> None:
     creds = resolve_credentials(environ={"ZENLAYER_TOKEN": " tok \n"}, home=tmp_path)
-    assert (creds.token, creds.is_token, creds.source) == ("tok", True, "environment ZENLAYER_TOKEN")
+    assert (creds.token, creds.is_token, creds.source) == (
+        "tok",
+        True,
+        "environment ZENLAYER_TOKEN",
+    )
 
 
 @pytest.mark.parametrize(
@@ -113,8 +121,10 @@ def test_missing_credentials_names_every_place(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("env", "message"),
     [
-        ({"ZENLAYER_ACCESS_KEY_ID": "a"}, "ZENLAYER_ACCESS_KEY_ID is set but ZENLAYER_ACCESS_KEY_SECRET is not"),
-        ({"ZENLAYER_ACCESS_KEY_SECRET": SECRET}, "ZENLAYER_ACCESS_KEY_SECRET is set but ZENLAYER_ACCESS_KEY_ID is not"),
+        ({"ZENLAYER_ACCESS_KEY_ID": "a"},
+         "ZENLAYER_ACCESS_KEY_ID is set but ZENLAYER_ACCESS_KEY_SECRET is not"),
+        ({"ZENLAYER_ACCESS_KEY_SECRET": SECRET},
+         "ZENLAYER_ACCESS_KEY_SECRET is set but ZENLAYER_ACCESS_KEY_ID is not"),
     ],
 )  # fmt: skip
 def test_half_a_key_pair_is_named(tmp_path: Path, env: dict[str, str], message: str) -> None:

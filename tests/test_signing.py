@@ -70,9 +70,7 @@ def _sdk_authorization(
 _hosts = st.one_of(
     st.sampled_from(["console.zenlayer.com", "127.0.0.1", "localhost", "[::1]"]),
     st.text(string.ascii_lowercase + string.digits + "-.", min_size=1, max_size=40),
-).flatmap(
-    lambda h: st.one_of(st.just(h), st.integers(1, 65535).map(lambda p: f"{h}:{p}"))
-)
+).flatmap(lambda h: st.one_of(st.just(h), st.integers(1, 65535).map(lambda p: f"{h}:{p}")))
 
 
 @settings(max_examples=200, deadline=None)

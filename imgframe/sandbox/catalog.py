@@ -80,22 +80,6 @@ class Image:
     blob: bytes = b""
 
 
-def _weighted(weights: Iterable[tuple[Any, int]]) -> tuple[Any, ...]:
-    """A lookup table where each item appears ``weight`` times: pick with one random()."""
-    return tuple(item for item, weight in weights for _ in range(weight))
-
-
-_ZONE_TABLE: tuple[str, ...] = _weighted(data.ZONE_WEIGHTS.items())
-_BASE_TABLE: tuple[data.Base, ...] = _weighted((b, b.weight) for b in data.BASES)
-_REFERENCE_BASE_TABLE: tuple[data.Base, ...] = _weighted(
-    (b, b.weight) for b in data.REFERENCE_ZONE_BASES
-)
-_STATUS_TABLE: tuple[str, ...] = _weighted(data.STATUS_WEIGHTS.items())
-_NEW_STATUS_TABLE: tuple[str, ...] = _weighted(
-    (("CREATING", 5), ("AVAILABLE", 3), ("SYNCING", 1), ("PROCESSING", 1))
-)
-
-
 def _date_str(day: dt.date) -> str:
     return day.strftime("%Y%m%d")
 
@@ -107,23 +91,32 @@ class _Serializer:
 
     def __init__(self, shape: TagsShape) -> None:
         self.shape = shape
-        self._nic: dict[tuple[str, ...], str] = {}
+        self._heads: dict[tuple[str, str], str] = {}
+        self._middles: dict[tuple[str, str, tuple[str, ...], str, str], str] = {}
         self._tags: dict[tuple[Tags, bool], str] = {}
 
     def __call__(self, im: Image) -> bytes:
-        nic = self._nic.get(im.nic)
-        if nic is None:
-            nic = self._nic[im.nic] = _dumps(list(im.nic))
+        key = (im.image_type, im.source)
+        head = self._heads.get(key)
+        if head is None:
+            head = self._heads[key] = (
+                f',"imageType":{_quote(im.image_type)},"imageSource":{_quote(im.source)}'
+            )
+        mkey = (im.version, im.status, im.nic, im.category, im.os_type)
+        middle = self._middles.get(mkey)
+        if middle is None:
+            middle = self._middles[mkey] = (
+                f',"imageVersion":{_quote(im.version)},"imageStatus":{_quote(im.status)},'
+                f'"nicNetworkType":{_dumps(list(im.nic))},"category":{_quote(im.category)},'
+                f'"osType":{_quote(im.os_type)}'
+            )
         size = "null" if im.size is None else _quote(im.size)
         min_disk = "" if im.min_disk is None else f',"minDiskSize":{im.min_disk}'
         desc = "null" if im.description is None else _quote(im.description)
         return (
-            f'{{"imageId":{_quote(im.image_id)},"imageName":{_quote(im.name)},'
-            f'"imageType":{_quote(im.image_type)},"imageSource":{_quote(im.source)},'
-            f'"imageSize":{size}{min_disk},"imageDescription":{desc},'
-            f'"imageVersion":{_quote(im.version)},"imageStatus":{_quote(im.status)},'
-            f'"nicNetworkType":{nic},"category":{_quote(im.category)},'
-            f'"osType":{_quote(im.os_type)},"tags":{self._tags_json(im)}}}'
+            f'{{"imageId":{_quote(im.image_id)},"imageName":{_quote(im.name)}{head},'
+            f'"imageSize":{size}{min_disk},"imageDescription":{desc}{middle},'
+            f'"tags":{self._tags_json(im)}}}'
         ).encode()
 
     def _tags_json(self, im: Image) -> str:
@@ -145,8 +138,47 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
+def _table256(weights: Iterable[tuple[Any, int]]) -> tuple[Any, ...]:
+    """A 256-entry lookup table with each item in proportion to its weight, so one random
+    byte picks an item (largest-remainder rounding; every item keeps at least one slot)."""
+    pairs = list(weights)
+    total = sum(w for _, w in pairs)
+    slots = [max(1, w * 256 // total) for _, w in pairs]
+    order = sorted(range(len(pairs)), key=lambda i: -(pairs[i][1] * 256 % total))
+    for i in order[: 256 - sum(slots)]:
+        slots[i] += 1
+    table = tuple(item for (item, _), n in zip(pairs, slots, strict=True) for _ in range(n))
+    assert len(table) == 256
+    return table
+
+
+_ZONES_256: tuple[str, ...] = _table256(data.ZONE_WEIGHTS.items())
+_BASES_256: tuple[data.Base, ...] = _table256((b, b.weight) for b in data.BASES)
+_REFERENCE_BASES_256: tuple[data.Base, ...] = _table256(
+    (b, b.weight) for b in data.REFERENCE_ZONE_BASES
+)
+_STATUS_256: tuple[str, ...] = _table256(data.STATUS_WEIGHTS.items())
+_NEW_STATUS_256: tuple[str, ...] = _table256(
+    (("CREATING", 5), ("AVAILABLE", 3), ("SYNCING", 1), ("PROCESSING", 1))
+)
+_APPS_256 = _table256((a, 1) for a in data.APPS)
+_ENVS_256 = _table256((e, 1) for e in data.ENVS)
+_TEAMS_256 = _table256((t, 1) for t in data.TEAMS)
+_OWNERS_256 = _table256((o, 1) for o in data.OWNERS)
+_COST_CENTERS_256 = _table256((c, 1) for c in data.COST_CENTERS)
+_BACKUPS_256 = _table256((b, 1) for b in data.BACKUPS)
+_DESCRIPTIONS_256 = _table256((d, 1) for d in data.DESCRIPTIONS)
+_UNICODE_DESCRIPTIONS_256 = _table256((d, 1) for d in data.UNICODE_DESCRIPTIONS)
+_UNICODE_PREFIXES_256 = _table256((p, 1) for p in data.UNICODE_NAME_PREFIXES)
+
+
 class _Factory:
-    """Makes custom images from a seeded generator; tracks ids so they stay unique."""
+    """Makes custom images from a seeded generator; tracks ids so they stay unique.
+
+    Building a million images has to take seconds, so each image draws one block of random
+    bytes and every choice reads one byte through a 256-entry table: probabilities below are
+    in 256ths (or 65536ths for two bytes).
+    """
 
     def __init__(self, serialize: _Serializer, ids: set[str]) -> None:
         self.serialize = serialize
@@ -157,70 +189,65 @@ class _Factory:
         # Tag sets repeat a lot: sharing them saves memory and lets fragments be cached.
         return self._interned.setdefault(tags, tags)
 
-    def new_id(self, rng: random.Random) -> str:
-        while True:
-            image_id = f"img-{rng.getrandbits(64):016x}"
-            if image_id not in self.ids:
-                self.ids.add(image_id)
-                return image_id
-
     def custom(
         self,
         rng: random.Random,
         zone_id: str,
         date: str,
-        statuses: Sequence[str] = _STATUS_TABLE,
+        statuses: Sequence[str] = _STATUS_256,
     ) -> Image:
-        rand = rng.random
-        image_id = self.new_id(rng)
-        bases = _REFERENCE_BASE_TABLE if zone_id == data.REFERENCE_ZONE else _BASE_TABLE
-        base: data.Base = bases[int(rand() * len(bases))]
-        app = data.APPS[int(rand() * len(data.APPS))]
-        env = data.ENVS[int(rand() * len(data.ENVS))]
-        name = _custom_name(rand, app, env, base.slug, date)
-        status = statuses[int(rand() * len(statuses))]
-        size: str | None = base.sizes[int(rand() * len(base.sizes))]
-        # Older API responses lack minDiskSize altogether.
-        min_disk = None if rand() < 0.10 else int(size)
+        """One new custom image in ``zone_id`` created on ``date`` (``YYYYMMDD``)."""
+        r = rng.randbytes(32)
+        image_id = "img-" + r[:8].hex()
+        while image_id in self.ids:
+            image_id = "img-" + rng.randbytes(8).hex()
+        self.ids.add(image_id)
+        bases = _REFERENCE_BASES_256 if zone_id == data.REFERENCE_ZONE else _BASES_256
+        base: data.Base = bases[r[8]]
+        app: str = _APPS_256[r[9]]
+        env: str = _ENVS_256[r[10]]
+        status = statuses[r[11]]
+        size: str | None = base.sizes[r[12] % len(base.sizes)]
+        # Older API responses lack minDiskSize altogether (about 10%).
+        min_disk = None if r[13] < 26 else int(size)  # type: ignore[arg-type]
         if status in ("CREATING", "FAILED"):
             size = None  # not known until the image is built
         im = Image(
-            image_id=image_id,
-            name=name,
-            image_type=CUSTOM_IMAGE,
-            source="CUSTOM",
-            size=size,
-            min_disk=min_disk,
-            description=_description(rand, app, env, base.slug),
-            version=base.version,
-            status=status,
-            nic=base.nic,
-            category=base.category,
-            os_type=base.os_type,
-            tags=self._tags(rand, app, env),
+            image_id,
+            _custom_name(r, app, env, base.slug, date),
+            CUSTOM_IMAGE,
+            "CUSTOM",
+            size,
+            min_disk,
+            _description(r, app, env, base.slug),
+            base.version,
+            status,
+            base.nic,
+            base.category,
+            base.os_type,
+            self._tags(r, app, env),
         )
         im.blob = self.serialize(im)
         return im
 
-    def _tags(self, rand: Any, app: str, env: str) -> Tags | None:
-        x = rand()
-        if x < 0.25:
+    def _tags(self, r: bytes, app: str, env: str) -> Tags | None:
+        if r[20] < 64:  # a quarter of custom images are untagged
             return None
-        if x < 0.27:
+        if r[20] < 69:
             return ()
         pairs: list[tuple[str, str]] = []
-        if rand() < 0.9:
+        if r[21] < 230:
             pairs.append(("env", env))
-        if rand() < 0.7 or not pairs:
-            pairs.append(("team", data.TEAMS[int(rand() * len(data.TEAMS))]))
-        if rand() < 0.6:
+        if r[22] < 179 or not pairs:
+            pairs.append(("team", _TEAMS_256[r[23]]))
+        if r[24] < 154:
             pairs.append(("app", app))
-        if rand() < 0.4:
-            pairs.append(("owner", data.OWNERS[int(rand() * len(data.OWNERS))]))
-        if rand() < 0.3:
-            pairs.append(("cost-center", data.COST_CENTERS[int(rand() * 12)]))
-        if rand() < 0.3:
-            pairs.append(("backup", data.BACKUPS[int(rand() * len(data.BACKUPS))]))
+        if r[25] < 102:
+            pairs.append(("owner", _OWNERS_256[r[26]]))
+        if r[27] < 77:
+            pairs.append(("cost-center", _COST_CENTERS_256[r[28]]))
+        if r[29] < 77:
+            pairs.append(("backup", _BACKUPS_256[r[30]]))
         return self.intern(tuple(pairs))
 
     def retag(self, rng: random.Random, tags: Tags | None) -> Tags:
@@ -243,26 +270,25 @@ class _Factory:
         return self.intern(ordered)
 
 
-def _custom_name(rand: Any, app: str, env: str, slug: str, date: str) -> str:
-    x = rand()
-    if x < 0.97:
+def _custom_name(r: bytes, app: str, env: str, slug: str, date: str) -> str:
+    x = r[14] << 8 | r[15]
+    if x < 63570:  # 97%: the house naming convention
         return f"{app}-{env}-{slug}-{date}"
-    if x < 0.985:
-        return f"golden-{slug}-v{int(rand() * 20) + 1}"
-    if x < 0.995:
+    if x < 64553:
+        return f"golden-{slug}-v{r[16] % 20 + 1}"
+    if x < 65208:
         return f"{app} {env} backup {date[:4]}-{date[4:6]}-{date[6:]}"
-    prefix = data.UNICODE_NAME_PREFIXES[int(rand() * len(data.UNICODE_NAME_PREFIXES))]
-    return f"{prefix}-{app}-{env}-{date}"
+    return f"{_UNICODE_PREFIXES_256[r[16]]}-{app}-{env}-{date}"
 
 
-def _description(rand: Any, app: str, env: str, slug: str) -> str | None:
-    x = rand()
-    if x < 0.6:
+def _description(r: bytes, app: str, env: str, slug: str) -> str | None:
+    x = r[17]
+    if x < 154:  # 60% have none
         return None
-    if x < 0.97:
-        template = data.DESCRIPTIONS[int(rand() * len(data.DESCRIPTIONS))]
+    if r[18] < 8:  # a few are unicode or carry quotes and newlines
+        template = _UNICODE_DESCRIPTIONS_256[r[19]]
     else:
-        template = data.UNICODE_DESCRIPTIONS[int(rand() * len(data.UNICODE_DESCRIPTIONS))]
+        template = _DESCRIPTIONS_256[r[19]]
     return template.format(app=app, env=env, slug=slug)
 
 
@@ -466,15 +492,14 @@ class Catalog:
             zones[zone_id] = [self._public(p, zone_id) for p in _public_images(zone_id)]
         n_custom = max(0, self.size - sum(len(v) for v in zones.values()))
         rng = random.Random(f"imgframe-catalog:{self.seed}")
-        rand = rng.random
         span = (BASE_DATE - _OLDEST_CUSTOM).days
         dates = [_date_str(_OLDEST_CUSTOM + dt.timedelta(days=d)) for d in range(span + 1)]
         make = self._factory.custom
-        n_zones = len(_ZONE_TABLE)
+        zone_bytes = rng.randbytes(n_custom)
         for i in range(n_custom):
             # Creation order is served order, so dates only move forward.
             date = dates[(i * span) // n_custom if n_custom > 1 else span]
-            zone_id = _ZONE_TABLE[int(rand() * n_zones)]
+            zone_id = _ZONES_256[zone_bytes[i]]
             zones[zone_id].append(make(rng, zone_id, date))
         self._zones = zones
 
@@ -517,9 +542,9 @@ class Catalog:
             self._zones[zone_id] = kept
             n_custom += sum(1 for im in kept if im.image_type == CUSTOM_IMAGE)
         creations = max(1, round(n_custom * _DAILY_CREATE))
-        for _ in range(creations):
-            zone_id = _ZONE_TABLE[int(rand() * len(_ZONE_TABLE))]
-            im = self._factory.custom(rng, zone_id, date, _NEW_STATUS_TABLE)
+        for zone_byte in rng.randbytes(creations):
+            zone_id = _ZONES_256[zone_byte]
+            im = self._factory.custom(rng, zone_id, date, _NEW_STATUS_256)
             self._zones[zone_id].append(im)
 
     def _evolve(self, rng: random.Random, x: float, im: Image, date: str) -> Image | None:
