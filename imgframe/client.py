@@ -208,6 +208,7 @@ source='arguments'))
         policy = self.retry
         deadline = time.monotonic() + policy.max_total
         attempt = 0
+        waited = 0.0
         while True:
             attempt += 1
             outcome = self._attempt(action, body, parse)
@@ -219,6 +220,7 @@ source='arguments'))
                 not outcome.retryable
                 or attempt >= policy.max_attempts
                 or time.monotonic() + wait > deadline
+                or waited + wait > policy.max_total
             ):
                 raise _with_attempts(error, attempt)
             log.debug(
@@ -230,6 +232,7 @@ source='arguments'))
                 outcome.reason,
             )
             self.sleep(wait)
+            waited += wait
 
     def _attempt(self, action: str, body: bytes, parse: Callable[[bytes], Any]) -> _Attempt:
         started = time.monotonic()

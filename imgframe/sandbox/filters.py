@@ -75,19 +75,30 @@ class ImageFilter:
 
     def select(self, images: Sequence[Image]) -> list[Image]:
         """The images that pass, in their given order."""
+        # One pass per given filter, cheapest first, with plain attribute access: this runs
+        # over hundreds of thousands of images when a large zone is first filtered.
         out = list(images)
         if self.image_ids is not None:
             ids = self.image_ids
             out = [im for im in out if im.image_id in ids]
-        for attr, _ in ENUM_FILTERS.values():
-            wanted = getattr(self, attr)
-            if wanted is not None:
-                out = [im for im in out if getattr(im, attr) == wanted]
+        if self.image_type is not None:
+            out = [im for im in out if im.image_type == self.image_type]
+        if self.source is not None:
+            out = [im for im in out if im.source == self.source]
+        if self.os_type is not None:
+            out = [im for im in out if im.os_type == self.os_type]
+        if self.category is not None:
+            out = [im for im in out if im.category == self.category]
+        if self.status is not None:
+            out = [im for im in out if im.status == self.status]
+        if self.tag_keys is not None or self.tags is not None:
+            # Tag sets are shared between images, so decide once per distinct set.
+            distinct = {id(im.tags): im.tags for im in out}
+            passing = {key for key, tags in distinct.items() if self._tags_match(tags)}
+            out = [im for im in out if id(im.tags) in passing]
         if self.name is not None:
             needle = self.name
             out = [im for im in out if needle in im.name.lower()]
-        if self.tag_keys is not None or self.tags is not None:
-            out = [im for im in out if self._tags_match(im.tags)]
         return out
 
     def _tags_match(self, tags: tuple[tuple[str, str], ...] | None) -> bool:

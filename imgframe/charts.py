@@ -1,0 +1,339 @@
+"""Bar charts of the inventory: image counts per category, OS type, status and zone.
+
+Charts are :class:`matplotlib.figure.Figure` objects drawn with the Agg canvas, never through
+pyplot's global state, so they are safe in threads, servers and notebooks alike and nothing
+opens a window. matplotlib is imported on first use, so ``import imgframe`` stays fast.
+
+Every label comes from the API, so it is cleaned with
+:func:`~imgframe.summary.display_text`, cut to :data:`LABEL_CHARS` characters with ``…``, and
+its ``$`` signs escaped so matplotlib never reads it as mathtext.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import warnings
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import pandas as pd
+
+from .errors import InvalidArgument
+from .export import atomic_file
+from .summary import NONE_LABEL, display_text, summarize
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "LABEL_CHARS",
+    "STATUS_COLOURS",
+    "figure_bytes",
+    "save_charts",
+    "summary_chart",
+    "summary_charts",
+    "trend_chart",
+]
+
+#: Longest group label shown on a chart, in characters (longer ones end in ``…``).
+LABEL_CHARS = 28
+#: Bars shown per chart; the smallest groups beyond this are folded into one "others" bar.
+MAX_BARS = 20
+
+#: One colour per image status, the same in every chart: green is fine, red is broken.
+STATUS_COLOURS = {
+    "AVAILABLE": "#2f855a",
+    "CREATING": "#d69e2e",
+    "PROCESSING": "#d69e2e",
+    "SYNCING": "#b7791f",
+    "UNAVAILABLE": "#dd6b20",
+    "FAILED": "#c53030",
+    "DELETING": "#718096",
+    NONE_LABEL: "#a0aec0",
+}
+_BAR_COLOUR = "#3b6ea5"
+_OTHER_COLOUR = "#a0aec0"
+_TEXT_COLOUR = "#1a202c"
+_GRID_COLOUR = "#e2e8f0"
+_FIGURE_WIDTH = 8.0  # inches; at 120 dpi a chart is 960 px wide
+_DPI = 120
+
+_NAMES = {
+    "category": "Category",
+    "osType": "OS type",
+    "imageStatus": "Status",
+    "imageType": "Image type",
+    "imageSource": "Source",
+    "zoneId": "Zone",
+    "zoneName": "Zone",
+    "regionId": "Region",
+    "cityName": "City",
+    "countryCode": "Country",
+}
+
+
+def summary_chart(
+    df: pd.DataFrame, by: str, *, title: str | None = None, max_bars: int = MAX_BARS
+) -> Figure:
+    """A horizontal bar chart of image counts per value of ``by``, largest first, each bar
+    labelled with its count.
+
+    Groups beyond ``max_bars`` are folded into one grey "N others" bar at the bottom. Bars
+    are coloured by status when ``by="imageStatus"`` (:data:`STATUS_COLOURS`), else one blue.
+
+    >>> from imgframe.frame import frame_from_records
+    >>> df = frame_from_records([{"imageId": "a", "category": "Ubuntu"},
+    ...                          {"imageId": "b", "category": "Debian"}], zone_id="z")
+    >>> fig = summary_chart(df, "category")
+    >>> fig.axes[0].get_title(loc="left")
+    'Images by category'
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    if max_bars < 2:
+        raise InvalidArgument("summary_chart: max_bars must be at least 2")
+    table = summarize(df, by=(by,), sizes=False)
+    labels = [str(v) for v in table[by]]
+    counts = [int(n) for n in table["images"]]
+    if by == "imageStatus":
+        colours = [STATUS_COLOURS.get(label, _BAR_COLOUR) for label in labels]
+    else:
+        colours = [_OTHER_COLOUR if label == NONE_LABEL else _BAR_COLOUR for label in labels]
+    if len(labels) > max_bars:
+        kept = max_bars - 1
+        rest = len(labels) - kept
+        labels = [*labels[:kept], f"{rest} others"]
+        counts = [*counts[:kept], sum(counts[kept:])]
+        colours = [*colours[:kept], _OTHER_COLOUR]
+
+    name = _NAMES.get(by, by)
+    heading = title if title is not None else f"Images by {name.lower() if by in _NAMES else by}"
+    height = max(2.6, 1.1 + 0.36 * max(len(labels), 1))
+    fig = Figure(figsize=(_FIGURE_WIDTH, height), dpi=_DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.set_title(
+        _label(heading, 90), loc="left", fontsize=13, fontweight="bold", color=_TEXT_COLOUR, pad=10
+    )
+    if not counts:
+        ax.text(
+            0.5,
+            0.5,
+            "No images",
+            ha="center",
+            va="center",
+            fontsize=12,
+            color="#718096",
+            transform=ax.transAxes,
+        )
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        return fig
+
+    positions = list(range(len(labels)))
+    bars = ax.barh(positions, counts, color=colours, height=0.68, zorder=2)
+    ax.set_yticks(positions, labels=[_label(v, LABEL_CHARS) for v in labels], fontsize=10)
+    ax.invert_yaxis()  # largest group on top, as it is read
+    ax.bar_label(bars, labels=[f"{n:,}" for n in counts], padding=4, fontsize=9, color=_TEXT_COLOUR)
+    ax.set_xlim(0, max(counts) * 1.14 + 0.5)  # room for the count after the longest bar
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
+    ax.set_xlabel("Images", fontsize=10, color=_TEXT_COLOUR)
+    ax.set_ylabel(_label(name, 40), fontsize=10, color=_TEXT_COLOUR)
+    _tidy(ax)
+    ax.grid(axis="x", color=_GRID_COLOUR, linewidth=0.8, zorder=0)
+    return fig
+
+
+def summary_charts(df: pd.DataFrame) -> dict[str, Figure]:
+    """The standard charts: ``by_category``, ``by_osType``, ``by_imageStatus``, and
+    ``by_zone`` when the frame holds more than one zone.
+
+    >>> from imgframe.frame import frame_from_records
+    >>> df = frame_from_records([{"imageId": "a", "zoneId": "z1"}, {"imageId": "b",
+    ...                           "zoneId": "z2"}])
+    >>> list(summary_charts(df))
+    ['by_category', 'by_osType', 'by_imageStatus', 'by_zone']
+    """
+    figures = {
+        "by_category": summary_chart(df, "category"),
+        "by_osType": summary_chart(df, "osType"),
+        "by_imageStatus": summary_chart(df, "imageStatus"),
+    }
+    if "zoneId" in df.columns and df["zoneId"].nunique(dropna=True) > 1:
+        figures["by_zone"] = summary_chart(df, "zoneId")
+    return figures
+
+
+def trend_chart(trend: pd.DataFrame, *, title: str | None = None) -> Figure:
+    """Stacked bars of image counts per snapshot date, one colour per status.
+
+    ``trend`` has columns ``snapshot_date``, ``imageStatus`` and ``images`` (one row per date
+    and status, as the history module gives it).
+
+    >>> trend = pd.DataFrame({"snapshot_date": ["2025-03-01", "2025-03-01", "2025-03-02"],
+    ...                       "imageStatus": ["AVAILABLE", "FAILED", "AVAILABLE"],
+    ...                       "images": [10, 1, 12]})
+    >>> trend_chart(trend).axes[0].get_title(loc="left")
+    'Images by status over time'
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    missing = {"snapshot_date", "imageStatus", "images"} - set(trend.columns)
+    if missing:
+        raise InvalidArgument(f"trend_chart: the trend frame has no {', '.join(sorted(missing))}")
+    data = pd.DataFrame(
+        {
+            "date": trend["snapshot_date"].map(_date_label),
+            "status": trend["imageStatus"].astype("string").fillna(NONE_LABEL),
+            "images": pd.to_numeric(trend["images"]).fillna(0).astype("int64"),
+        }
+    )
+    table = data.pivot_table(
+        index="date", columns="status", values="images", aggfunc="sum", fill_value=0
+    ).sort_index()
+    order = [s for s in STATUS_COLOURS if s in table.columns]
+    order += sorted(s for s in table.columns if s not in STATUS_COLOURS)
+    table = table[order]
+
+    fig = Figure(figsize=(_FIGURE_WIDTH, 3.8), dpi=_DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.set_title(
+        _label(title or "Images by status over time", 90),
+        loc="left",
+        fontsize=13,
+        fontweight="bold",
+        color=_TEXT_COLOUR,
+        pad=10,
+    )
+    if table.empty:
+        ax.text(
+            0.5,
+            0.5,
+            "No snapshots",
+            ha="center",
+            va="center",
+            fontsize=12,
+            color="#718096",
+            transform=ax.transAxes,
+        )
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return fig
+    positions = list(range(len(table)))
+    bottom = [0] * len(table)
+    for status in table.columns:
+        values = [int(v) for v in table[status]]
+        ax.bar(
+            positions,
+            values,
+            bottom=bottom,
+            width=0.7,
+            zorder=2,
+            color=STATUS_COLOURS.get(status, _BAR_COLOUR),
+            label=_label(status, LABEL_CHARS),
+        )
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    step = max(1, len(positions) // 12)  # at most ~12 date labels, however long the history
+    ax.set_xticks(
+        positions[::step],
+        labels=[_label(d, 12) for d in table.index[::step]],
+        fontsize=9,
+        rotation=30 if len(positions) > 6 else 0,
+        ha="right" if len(positions) > 6 else "center",
+    )
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
+    ax.set_ylabel("Images", fontsize=10, color=_TEXT_COLOUR)
+    ax.set_xlabel("Snapshot date", fontsize=10, color=_TEXT_COLOUR)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=9)
+    _tidy(ax)
+    ax.grid(axis="y", color=_GRID_COLOUR, linewidth=0.8, zorder=0)
+    return fig
+
+
+def save_charts(
+    figures: Mapping[str, Figure],
+    directory: str | os.PathLike[str],
+    format: Literal["png", "svg"] = "png",
+) -> list[Path]:
+    """Write each figure as ``images_<key>.<format>`` (``images_by_category.png``, ...) into
+    ``directory`` (created), each file atomically. Returns the paths in the order given.
+
+    >>> import tempfile
+    >>> from imgframe.frame import frame_from_records
+    >>> df = frame_from_records([{"imageId": "a", "category": "Ubuntu"}], zone_id="z")
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     [p.name for p in save_charts(summary_charts(df), tmp)]
+    ['images_by_category.png', 'images_by_osType.png', 'images_by_imageStatus.png']
+    """
+    if format not in ("png", "svg"):
+        raise InvalidArgument(f"format must be png or svg, not {format!r}")
+    root = Path(directory)
+    paths = []
+    for key, figure in figures.items():
+        stem = re.sub(r"[^A-Za-z0-9._-]", "_", key)
+        path = root / f"{stem if stem.startswith('images_') else 'images_' + stem}.{format}"
+        with atomic_file(path) as fh:
+            fh.write(figure_bytes(figure, format=format))
+        paths.append(path)
+    return paths
+
+
+def figure_bytes(
+    figure: Figure, *, format: Literal["png", "svg"] = "png", dpi: int = _DPI
+) -> bytes:
+    """The figure encoded as PNG or SVG (no timestamps inside, so the bytes are repeatable).
+
+    >>> from imgframe.frame import frame_from_records
+    >>> df = frame_from_records([{"imageId": "a"}], zone_id="z")
+    >>> figure_bytes(summary_chart(df, "category"))[:8]
+    b'\\x89PNG\\r\\n\\x1a\\n'
+    """
+    buffer = io.BytesIO()
+    metadata: dict[str, str | None] = (
+        {"Software": None} if format == "png" else {"Date": None, "Creator": None}
+    )
+    with _quiet_glyphs():
+        figure.savefig(buffer, format=format, dpi=dpi, metadata=metadata, facecolor="white")
+    return buffer.getvalue()
+
+
+@contextmanager
+def _quiet_glyphs() -> Iterator[None]:
+    # Fonts without CJK or emoji glyphs draw a box; one warning per glyph helps nobody.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
+        yield
+
+
+def _label(value: object, limit: int) -> str:
+    text = display_text(value)
+    if len(text) > limit:
+        text = text[: limit - 1].rstrip() + "…"
+    # A pair of "$" would make matplotlib typeset the label as mathtext.
+    return text.replace("$", r"\$")
+
+
+def _date_label(value: object) -> str:
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d")
+    return display_text(value)
+
+
+def _tidy(ax: Axes) -> None:
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    for side in ("left", "bottom"):
+        ax.spines[side].set_color("#a0aec0")
+    ax.tick_params(colors=_TEXT_COLOUR, labelcolor=_TEXT_COLOUR)

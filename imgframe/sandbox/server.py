@@ -1,0 +1,713 @@
+"""The sandbox server: Zenlayer's ZEC API v2 (``DescribeImages``, ``DescribeZones``) over real
+HTTP on 127.0.0.1, answering from a :class:`~imgframe.sandbox.catalog.Catalog`.
+
+It speaks the protocol of the real endpoint: ``POST /api/v2/zec`` with the action in
+``X-ZC-Action``, ``X-ZC-Version: 2025-09-01``, bearer-token or ZC2-HMAC-SHA256 auth,
+``{"requestId", "response": {...}}`` on success and the flat ``{"requestId", "code",
+"message"}`` envelope on failure. HTTP/1.1 keep-alive with ``Content-Length`` on every answer,
+so a client's connection pool is reused; every answer carries a fresh ``requestId``.
+
+A request goes through these steps, in order:
+
+1. routing: another path is 404, another method 405;
+2. authentication (:mod:`imgframe.sandbox.auth`), so real auth failures are never masked;
+3. the body is decoded, then :class:`~imgframe.sandbox.faults.Faults` may replace or distort
+   the answer (the request is recorded either way);
+4. headers and parameters are validated and the action answers.
+
+Status and code of every error the sandbox answers (clients should match on ``code``):
+
+====  ==============================  ========================================================
+400   ``INVALID_PARAMETER``           body not UTF-8 JSON or not an object, a field of the
+                                      wrong type, a bad ``Content-Length``
+400   ``MISSING_PARAMETER``           ``zoneId`` or the ``X-ZC-Action`` header missing
+400   ``INVALID_PARAMETER_VALUE``     ``pageNum`` < 1, ``pageSize`` outside 1..1000, an enum
+                                      value that is not documented, more than 20 tags or tag
+                                      keys, tag text outside 1..64 characters
+400   ``UNSUPPORTED_ACTION``          ``X-ZC-Action`` is not DescribeImages / DescribeZones
+400   ``UNSUPPORTED_VERSION``         ``X-ZC-Version`` missing or not ``2025-09-01``
+400   ``UNSUPPORTED_SERVICE``         ``X-ZC-Service`` present and not ``zec``
+401   ``AUTHFAILURE_SIGNATURE_FAILURE``  no or bad credentials, unknown key, altered request,
+                                      timestamp more than 300 s off (the message says which)
+404   ``INVALID_ZONE_NOT_FOUND``      DescribeImages ``zoneId`` is not a zone
+404   ``NOT_FOUND``                   any path but ``/api/v2/zec``
+405   ``METHOD_NOT_ALLOWED``          any method but POST (with ``Allow: POST``)
+413   ``REQUEST_ENTITY_TOO_LARGE``    a body over 8 MiB
+429   ``REQUEST_LIMIT_EXCEEDED``      faults: rate limit, storm, scripted ``429``
+500   ``INTERNAL_SERVER_ERROR``       faults (``500-json``), or a bug in the sandbox
+502   ``SERVICE_TEMPORARY_UNAVAILABLE``  faults (``502-json``)
+503   ``SERVICE_TEMPORARY_UNAVAILABLE``  faults (``503-json``)
+504   ``REQUEST_TIMED_OUT``           faults (``504-json``)
+====  ==============================  ========================================================
+
+Faults also produce answers that are not API errors at all: HTML and empty 5xx pages, 403
+challenges, 451, dropped connections, stalled, truncated or malformed bodies (see
+:mod:`imgframe.sandbox.faults`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import random
+import socket
+import socketserver
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Collection, Iterator, Mapping
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from imgframe._version import __version__
+from imgframe.sandbox.auth import (
+    AUTH_FAILURE,
+    DEMO_ACCESS_KEY_ID,
+    DEMO_ACCESS_KEY_SECRET,
+    DEMO_TOKEN,
+    authenticate,
+)
+from imgframe.sandbox.catalog import Catalog, TagsShape
+from imgframe.sandbox.faults import Faults, error_kind
+from imgframe.sandbox.filters import ParamError, parse_describe_images
+from imgframe.schema import API_VERSION, SERVICE
+
+API_PATH = "/api/v2/zec"
+MAX_BODY_BYTES = 8 * 1024 * 1024
+JSON_TYPE = "application/json; charset=utf-8"
+HTML_TYPE = "text/html; charset=utf-8"
+
+#: API code of a JSON error page, by HTTP status.
+ERROR_CODES = {
+    429: "REQUEST_LIMIT_EXCEEDED",
+    500: "INTERNAL_SERVER_ERROR",
+    502: "SERVICE_TEMPORARY_UNAVAILABLE",
+    503: "SERVICE_TEMPORARY_UNAVAILABLE",
+    504: "REQUEST_TIMED_OUT",
+}
+_ERROR_MESSAGES = {
+    429: "Request rate limit exceeded; retry later.",
+    500: "An internal error occurred; retry later.",
+    502: "The service is temporarily unavailable; retry later.",
+    503: "The service is temporarily unavailable; retry later.",
+    504: "The request timed out; retry later.",
+}
+_ALLOW = (("Allow", "POST"),)
+# Kinds that change how an otherwise normal answer is delivered, not what it says.
+_DELIVERY_FAULTS = frozenset({"drop", "slow", "truncated"})
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request as the sandbox saw it (appended before the answer is written)."""
+
+    action: str | None  # the X-ZC-Action header
+    body: dict[str, Any] | None  # None when the body was not a JSON object
+    status: int  # 0 when the connection was dropped without an answer
+    page_num: int | None  # DescribeImages pageNum (1 when absent), else None
+    headers: dict[str, str]  # as received, without Authorization
+    time: float  # unix time the request arrived
+    request_id: str = ""
+    fault: str | None = None  # the fault kind applied, if any
+
+
+@dataclass
+class _Answer:
+    status: int
+    body: bytes = b""
+    content_type: str | None = JSON_TYPE
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+class _Reject(Exception):
+    """A request the server answers with an error before looking further."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    request_id: str,
+    headers: tuple[tuple[str, str], ...] = (),
+) -> _Answer:
+    body = json.dumps(
+        {"requestId": request_id, "code": code, "message": message},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode()
+    return _Answer(status, body, headers=headers)
+
+
+def _success(request_id: str, fields: bytes) -> _Answer:
+    rid = request_id.encode()
+    head = b'{"requestId":"' + rid + b'","response":{"requestId":"' + rid + b'"'
+    return _Answer(200, head + (b"," + fields if fields else b"") + b"}}")
+
+
+def _html(status: int, title: str, text: str) -> bytes:
+    return (
+        f"<html>\r\n<head><title>{status} {title}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{status} {title}</h1></center>\r\n{text}<hr><center>nginx</center>\r\n"
+        "</body>\r\n</html>\r\n"
+    ).encode()
+
+
+_CHALLENGE_PAGE = (
+    b'<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title></head>'
+    b"<body><noscript>Enable JavaScript and cookies to continue</noscript></body></html>"
+)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = f"imgframe-sandbox/{__version__}"
+    sys_version = ""
+    # Idle keep-alive connections give their thread back eventually.
+    timeout = 120
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        # Whole answers go out in one write; no Nagle delay on the small ones.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Silence the per-request log lines (the sandbox keeps RequestRecords instead)."""
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Answer requests http.server rejects itself (bad request line, unknown method) with
+        the API's flat JSON envelope instead of an HTML page."""
+        self.close_connection = True  # the body, if any, was not read
+        rid = self.server.sandbox.next_request_id()
+        if code == 501:
+            answer = _error(405, "METHOD_NOT_ALLOWED", "Only POST is supported.", rid, _ALLOW)
+        else:
+            answer = _error(code, "BAD_REQUEST", message or "Bad request.", rid)
+        with contextlib.suppress(OSError):
+            self._write(answer, "normal")
+
+    def do_POST(self) -> None:
+        """Serve one request (every method lands here; only POST gets past routing)."""
+        try:
+            self._serve()
+        except OSError:
+            self.close_connection = True  # the client went away mid-answer
+
+    do_GET = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = do_POST
+
+    # -- one request ----------------------------------------------------------------------
+
+    def _serve(self) -> None:
+        sandbox = self.server.sandbox
+        received = time.time()
+        items = list(self.headers.items())
+        lower = {k.lower(): v for k, v in items}
+        action = lower.get("x-zc-action")
+        rid = sandbox.next_request_id()
+        fault: str | None = None
+        parsed: dict[str, Any] | None = None
+        try:
+            raw = self._read_body(lower)
+            answer, fault, parsed = self._decide(sandbox, lower, raw, action, rid)
+        except _Reject as e:
+            self.close_connection = True
+            answer = _error(e.status, e.code, e.message, rid)
+        mode = fault if fault in _DELIVERY_FAULTS else "normal"
+        page_num = None
+        if action == "DescribeImages" and parsed is not None:
+            value = parsed.get("pageNum", 1)
+            page_num = value if isinstance(value, int) and not isinstance(value, bool) else None
+        sandbox.record(
+            RequestRecord(
+                action=action,
+                body=parsed,
+                status=0 if mode == "drop" else answer.status,
+                page_num=page_num,
+                headers={k: v for k, v in items if k.lower() != "authorization"},
+                time=received,
+                request_id=rid,
+                fault=fault,
+            )
+        )
+        latency = sandbox.faults.latency_ms
+        if latency > 0 and self.server.stopping.wait(latency / 1000):
+            mode = "drop"  # shutting down
+        self._write(answer, mode)
+
+    def _decide(
+        self,
+        sandbox: Sandbox,
+        lower: Mapping[str, str],
+        raw: bytes,
+        action: str | None,
+        rid: str,
+    ) -> tuple[_Answer, str | None, dict[str, Any] | None]:
+        path = urlsplit(self.path).path
+        if path != API_PATH:
+            message = f"No API at {path!r}: send POST {API_PATH}."
+            return _error(404, "NOT_FOUND", message, rid), None, None
+        if self.command != "POST":
+            message = f"{self.command} is not allowed: send POST {API_PATH}."
+            return _error(405, "METHOD_NOT_ALLOWED", message, rid, _ALLOW), None, None
+        reason = authenticate(
+            lower,
+            raw,
+            credentials=sandbox.credentials,
+            tokens=sandbox.tokens,
+            now=sandbox.clock(),
+        )
+        if reason is not None:
+            return _error(401, AUTH_FAILURE, reason, rid), None, None
+        parsed, body_error = _json_object(raw)
+        fault = sandbox.faults.decide(action, time.monotonic())
+        answer = _fault_answer(fault, sandbox.faults, rid)
+        if answer is None:
+            try:
+                answer = _api_answer(sandbox, lower, action, parsed, body_error, rid, fault)
+            except ParamError as e:
+                answer = _error(e.status, e.code, e.message, rid)
+            except Exception:  # a sandbox bug must not look like a dropped connection
+                _log.exception("sandbox failed to answer %s", action)
+                answer = _error(500, "INTERNAL_SERVER_ERROR", "Sandbox internal error.", rid)
+        return answer, fault, parsed
+
+    def _read_body(self, lower: Mapping[str, str]) -> bytes:
+        if "chunked" in lower.get("transfer-encoding", "").lower():
+            return self._read_chunked()
+        length = lower.get("content-length")
+        if length is None:
+            return b""
+        if not length.strip().isdigit():
+            raise _Reject(400, "INVALID_PARAMETER", "Content-Length is not a number.")
+        size = int(length)
+        if size > MAX_BODY_BYTES:
+            raise _Reject(
+                413, "REQUEST_ENTITY_TOO_LARGE", f"The body exceeds {MAX_BODY_BYTES} bytes."
+            )
+        return self.rfile.read(size)
+
+    def _read_chunked(self) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            line = self.rfile.readline(1024)
+            try:
+                size = int(line.split(b";")[0].strip(), 16)
+            except ValueError:
+                raise _Reject(400, "INVALID_PARAMETER", "Malformed chunked body.") from None
+            if size == 0:
+                while self.rfile.readline(1024).strip():  # trailers
+                    pass
+                return b"".join(chunks)
+            total += size
+            if total > MAX_BODY_BYTES:
+                raise _Reject(
+                    413, "REQUEST_ENTITY_TOO_LARGE", f"The body exceeds {MAX_BODY_BYTES} bytes."
+                )
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline(1024)
+
+    # -- writing --------------------------------------------------------------------------
+
+    def _write(self, answer: _Answer, mode: str) -> None:
+        """Send ``answer``: normally, or stalled (``slow``), cut short (``truncated``), or not
+        at all (``drop``)."""
+        if mode == "drop":
+            self.close_connection = True
+            return
+        body = b"" if getattr(self, "command", "") == "HEAD" else answer.body
+        lines = [
+            f"HTTP/1.1 {answer.status} {self.responses.get(answer.status, ('',))[0]}",
+            f"Server: {self.server_version}",
+            f"Date: {self.date_time_string()}",
+        ]
+        if answer.content_type is not None:
+            lines.append(f"Content-Type: {answer.content_type}")
+        lines.append(f"Content-Length: {len(answer.body)}")
+        lines.extend(f"{name}: {value}" for name, value in answer.headers)
+        if self.close_connection:
+            lines.append("Connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        if mode == "truncated":
+            # Announce the whole body, send half of it, hang up.
+            self.wfile.write(head + body[: len(body) // 2])
+            self.close_connection = True
+        elif mode == "slow":
+            cut = min(len(body) // 2, 64)
+            self.wfile.write(head + body[:cut])
+            if self.server.stopping.wait(self.server.sandbox.faults.slow_seconds()):
+                self.close_connection = True
+                return
+            self.wfile.write(body[cut:])
+        else:
+            self.wfile.write(head + body)
+
+
+def _json_object(raw: bytes) -> tuple[dict[str, Any] | None, str]:
+    """(the body as a JSON object, "") or (None, why not)."""
+    try:
+        value = json.loads(raw.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError:
+        return None, "The request body is not UTF-8."
+    except (ValueError, RecursionError):
+        return None, "The request body is not valid JSON."
+    if not isinstance(value, dict):
+        return None, "The request body must be a JSON object."
+    return value, ""
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _fault_answer(fault: str | None, faults: Faults, rid: str) -> _Answer | None:
+    """The answer a fault sends instead of the API's, or None when the API answers."""
+    if fault is None or fault in _DELIVERY_FAULTS or fault == "no-dataset":
+        return None
+    if fault == "429":
+        retry = faults.retry_after
+        headers = () if retry is None else (("Retry-After", _seconds(retry)),)
+        return _error(429, ERROR_CODES[429], _ERROR_MESSAGES[429], rid, headers)
+    if fault == "malformed":
+        return _Answer(200, b'{"requestId":"' + rid.encode() + b'","response":{"dataSet":[{,]')
+    if fault == "403-challenge":
+        return _Answer(403, _CHALLENGE_PAGE, HTML_TYPE, (("cf-mitigated", "challenge"),))
+    if fault == "451":
+        return _Answer(451, _html(451, "Unavailable For Legal Reasons", ""), HTML_TYPE)
+    parsed = error_kind(fault)
+    if parsed is None:  # pragma: no cover - kinds are checked when injected
+        raise ValueError(f"unknown fault {fault!r}")
+    status, body = parsed
+    if body == "json":
+        return _error(status, ERROR_CODES[status], _ERROR_MESSAGES[status], rid)
+    if body == "html":
+        title = BaseHTTPRequestHandler.responses[status][0]
+        return _Answer(status, _html(status, title, ""), HTML_TYPE)
+    return _Answer(status, b"", None)
+
+
+def _seconds(value: float) -> str:
+    # Retry-After is whole seconds in HTTP; fractions are sent as-is to keep tests fast.
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def _api_answer(
+    sandbox: Sandbox,
+    lower: Mapping[str, str],
+    action: str | None,
+    body: dict[str, Any] | None,
+    body_error: str,
+    rid: str,
+    fault: str | None,
+) -> _Answer:
+    version = lower.get("x-zc-version")
+    if version != API_VERSION:
+        message = f"X-ZC-Version must be {API_VERSION}, got {version!r}."
+        return _error(400, "UNSUPPORTED_VERSION", message, rid)
+    service = lower.get("x-zc-service")
+    if service is not None and service != SERVICE:
+        message = f"X-ZC-Service must be {SERVICE!r}, got {service!r}."
+        return _error(400, "UNSUPPORTED_SERVICE", message, rid)
+    if not action:
+        return _error(400, "MISSING_PARAMETER", "The X-ZC-Action header is missing.", rid)
+    handler = _ACTIONS.get(action)
+    if handler is None:
+        message = f"Action {action!r} is not supported; supported: {', '.join(_ACTIONS)}."
+        return _error(400, "UNSUPPORTED_ACTION", message, rid)
+    if body is None:
+        return _error(400, "INVALID_PARAMETER", body_error, rid)
+    return handler(sandbox, body, rid, fault == "no-dataset")
+
+
+def _describe_images(sandbox: Sandbox, body: dict[str, Any], rid: str, omit: bool) -> _Answer:
+    req = parse_describe_images(body)
+    catalog = sandbox.catalog
+    if not catalog.has_zone(req.zone_id):
+        return _error(404, "INVALID_ZONE_NOT_FOUND", "Region does not exist.", rid)
+    churn = sandbox.faults.churn_per_request
+    if churn > 0:
+        catalog.churn(req.zone_id, churn)
+    data, total = catalog.page_json(req.zone_id, req.filter, req.page_num, req.page_size)
+    count = b'"totalCount":' + str(total).encode()
+    return _success(rid, count if omit else b'"dataSet":' + data + b"," + count)
+
+
+def _describe_zones(sandbox: Sandbox, body: dict[str, Any], rid: str, omit: bool) -> _Answer:
+    zone_ids = body.get("zoneIds")
+    if zone_ids is not None and (
+        not isinstance(zone_ids, list) or not all(isinstance(z, str) for z in zone_ids)
+    ):
+        raise ParamError("INVALID_PARAMETER", "zoneIds must be an array of strings.")
+    wanted = frozenset(zone_ids) if zone_ids else None
+    if omit:
+        return _success(rid, b"")
+    return _success(rid, b'"zoneSet":' + sandbox.catalog.zones_json(wanted))
+
+
+_ACTIONS: dict[str, Callable[[Sandbox, dict[str, Any], str, bool], _Answer]] = {
+    "DescribeImages": _describe_images,
+    "DescribeZones": _describe_zones,
+}
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self.stopping = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind resolves the host name, which can stall on a machine
+        # without DNS; the sandbox only needs the address.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
+
+    def process_request(
+        self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
+    ) -> None:
+        if isinstance(request, socket.socket):
+            with self._connections_lock:
+                self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: socket.socket | tuple[bytes, socket.socket]) -> None:
+        if isinstance(request, socket.socket):
+            with self._connections_lock:
+                self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Wake and end every handler thread (keep-alive ones block reading)."""
+        self.stopping.set()
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+
+class Sandbox:
+    """A running (or startable) fake Zenlayer API seeded with a :class:`Catalog`.
+
+    Use :func:`running` in tests and notebooks; ``start()``/``stop()`` or ``with Sandbox()``
+    elsewhere, ``serve_forever()`` for a standalone server.
+
+    >>> with Sandbox(images=300) as sb:
+    ...     sb.endpoint.startswith("http://127.0.0.1:")
+    True
+    """
+
+    def __init__(
+        self,
+        images: int = 2000,
+        seed: int = 7,
+        day: int = 0,
+        latency_ms: float = 0,
+        faults: Faults | None = None,
+        tags_shape: TagsShape = "wrapper",
+        clock: Callable[[], float] | None = None,
+        credentials: Mapping[str, str] | None = None,
+        tokens: Collection[str] | None = None,
+        *,
+        catalog: Catalog | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        max_records: int = 100_000,
+    ) -> None:
+        #: The ground truth being served (pass ``catalog=`` to share a prebuilt one).
+        self.catalog = catalog if catalog is not None else Catalog(images, seed, day, tags_shape)
+        self.faults = faults if faults is not None else Faults()
+        if latency_ms:
+            self.faults.latency_ms = latency_ms
+        self._initial_faults = dataclasses.replace(self.faults)
+        self._initial_day = self.catalog.day
+        #: Server clock for timestamp checks: a callable returning unix seconds.
+        self.clock: Callable[[], float] = clock if clock is not None else time.time
+        self._initial_clock = self.clock
+        self.access_key_id = DEMO_ACCESS_KEY_ID
+        self.access_key_secret = DEMO_ACCESS_KEY_SECRET
+        self.token = DEMO_TOKEN
+        #: Accepted access keys (id -> secret) and bearer tokens, the demo ones included.
+        self.credentials: dict[str, str] = {DEMO_ACCESS_KEY_ID: DEMO_ACCESS_KEY_SECRET}
+        self.credentials.update(credentials or {})
+        self.tokens: frozenset[str] = frozenset({DEMO_TOKEN, *(tokens or ())})
+        self._bind = (host, port)
+        self._records: deque[RequestRecord] = deque(maxlen=max_records)
+        self._records_lock = threading.Lock()
+        self._ids = random.Random(f"imgframe-request-ids:{self.catalog.seed}")
+        self._ids_lock = threading.Lock()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    def __repr__(self) -> str:
+        where = self.endpoint if self._server is not None else "not started"
+        return f"<Sandbox {where} images={len(self.catalog)} day={self.catalog.day}>"
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> Sandbox:
+        """Bind (port 0: a free port) and serve from a daemon thread; returns self."""
+        if self._server is not None:
+            return self
+        self._server = _Server(self._bind, self)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"imgframe-sandbox-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close every connection. Safe to call twice."""
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
+            return
+        server.shutdown()
+        server.close_connections()
+        server.server_close()
+        thread.join(timeout=5)
+        self._server = self._thread = None
+
+    def serve_forever(self) -> None:
+        """Serve until Ctrl-C (or :meth:`stop` from another thread), then stop.
+
+        A command line would ``start()``, print :attr:`endpoint`, then call this.
+        """
+        self.start()
+        try:
+            while self._thread is not None and self._thread.is_alive():
+                self._thread.join(timeout=0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- where it listens -----------------------------------------------------------------
+
+    @property
+    def host(self) -> str:
+        """The address the server listens on."""
+        return self._running().server_name
+
+    @property
+    def port(self) -> int:
+        """The TCP port the server listens on."""
+        return self._running().server_port
+
+    @property
+    def endpoint(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:8765``."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """The one API URL: ``<endpoint>/api/v2/zec``."""
+        return self.endpoint + API_PATH
+
+    def _running(self) -> _Server:
+        if self._server is None:
+            raise RuntimeError("the sandbox is not running; call start() first")
+        return self._server
+
+    # -- controlling it -------------------------------------------------------------------
+
+    def inject(self, *kinds: str, action: str | None = None) -> None:
+        """Queue scripted faults (FIFO), consumed by the next requests (of ``action``)."""
+        self.faults.inject(*kinds, action=action)
+
+    def start_storm(self, seconds: float) -> None:
+        """Answer every request 429 for the next ``seconds``."""
+        self.faults.start_storm(seconds)
+
+    def set_day(self, day: int) -> None:
+        """Serve the catalog as it is ``day`` days after day 0."""
+        self.catalog.set_day(day)
+
+    def reset(self) -> None:
+        """Back to the state after construction: faults, scripted queue, clock, recorded
+        requests and catalog day (a churned catalog is rebuilt)."""
+        self.faults = dataclasses.replace(self._initial_faults)
+        self.clock = self._initial_clock
+        self.clear_requests()
+        if self.catalog.day != self._initial_day or self.catalog.churned:
+            self.catalog.set_day(self._initial_day)
+
+    # -- what it saw ----------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """Every request so far (up to ``max_records``), oldest first."""
+        with self._records_lock:
+            return list(self._records)
+
+    def clear_requests(self) -> None:
+        """Forget the recorded requests."""
+        with self._records_lock:
+            self._records.clear()
+
+    def record(self, entry: RequestRecord) -> None:
+        """Append one request record (the server calls this)."""
+        with self._records_lock:
+            self._records.append(entry)
+
+    def next_request_id(self) -> str:
+        """A fresh request id shaped like the API's (``T`` + an uppercase UUID)."""
+        with self._ids_lock:
+            h = f"{self._ids.getrandbits(128):032X}"
+        return f"T{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+@contextlib.contextmanager
+def running(
+    images: int = 2000,
+    seed: int = 7,
+    day: int = 0,
+    latency_ms: float = 0,
+    faults: Faults | None = None,
+    tags_shape: TagsShape = "wrapper",
+    clock: Callable[[], float] | None = None,
+    credentials: Mapping[str, str] | None = None,
+    tokens: Collection[str] | None = None,
+    *,
+    catalog: Catalog | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+) -> Iterator[Sandbox]:
+    """A started :class:`Sandbox` for the duration of a ``with`` block.
+
+    >>> from imgframe import sandbox
+    >>> with sandbox.running(images=300) as sb:
+    ...     len(sb.catalog.query("asia-east-1a", osType="linux"))
+    16
+    """
+    sb = Sandbox(
+        images, seed, day, latency_ms, faults, tags_shape, clock, credentials, tokens,
+        catalog=catalog, host=host, port=port,
+    )  # fmt: skip
+    with sb:
+        yield sb
