@@ -256,7 +256,17 @@ def trend_chart(trend: pd.DataFrame, *, title: str | None = None) -> Figure:
     ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
     ax.set_ylabel("Images", fontsize=10, color=_TEXT_COLOUR)
     ax.set_xlabel("Snapshot date", fontsize=10, color=_TEXT_COLOUR)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=9)
+    handles, names = ax.get_legend_handles_labels()
+    # Listed top to bottom in the order the segments are stacked, so the legend reads
+    # like the bars.
+    ax.legend(
+        handles[::-1],
+        names[::-1],
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
+        frameon=False,
+        fontsize=9,
+    )
     _tidy(ax)
     ax.grid(axis="y", color=_GRID_COLOUR, linewidth=0.8, zorder=0)
     return fig

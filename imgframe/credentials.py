@@ -178,10 +178,11 @@ def _read_json(path: Path) -> object | None:
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
     try:
-        return json.loads(text)
+        document: object = json.loads(text)
     except ValueError:
         # Never quote the file: it holds secrets.
         raise ConfigError(f"{path} is not valid JSON") from None
+    return document
 
 
 def resolve_endpoint(

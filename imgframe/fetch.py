@@ -11,6 +11,12 @@ between pages. After a zone's pages are in, the pass is checked: every page must
 same ``totalCount`` and the pages must hold exactly ``totalCount`` distinct images. A pass
 that fails the check is re-paged (bounded by ``max_repages``); if it never settles the result
 is deduplicated and a :class:`~imgframe.errors.ConsistencyWarning` gives the numbers.
+
+That check sees every change that moves ``totalCount`` or leaves a duplicate, but not one
+that removes and adds exactly as many images between two page requests (the pages then hold
+the right number of distinct images, one of them skipped). ``verify=True`` closes that gap: a
+zone's listing is accepted only when two consecutive passes return the same images, at the
+price of paging every multi-page zone at least twice.
 """
 
 from __future__ import annotations
@@ -69,6 +75,7 @@ class _Listing:
     pages: dict[int, ParsedPage] = field(default_factory=dict)
     raw: dict[int, RawPage] = field(default_factory=dict)
     page_count: int = 1
+    previous_ids: pa.Array | None = None
     done: bool = False
     table: pa.Table | None = None
 
@@ -177,6 +184,7 @@ class Client:
         progress: bool | None = None,
         raw_dir: str | os.PathLike[str] | None = None,
         max_repages: int = 2,
+        verify: bool = False,
     ) -> pd.DataFrame:
         """Every image matching the filters, as a typed DataFrame (see :mod:`imgframe.frame`).
 
@@ -184,6 +192,8 @@ class Client:
         lists); with a list or ``"all"`` the zone columns (``regionId``, ``zoneName``,
         ``cityName``, ``countryCode``) are joined on. ``raw_dir`` also saves every response
         body as received, for :func:`~imgframe.frame.normalize_pages` to replay.
+        ``verify=True`` pages each multi-page zone until two passes agree (see the module
+        docstring); ``max_repages`` bounds the extra passes.
 
         The frame's ``attrs["imgframe"]`` records the filters, zones, totals and request ids.
         """
@@ -206,6 +216,7 @@ class Client:
             progress=progress,
             keep_raw=raw_dir is not None,
             max_repages=max_repages,
+            verify=verify,
         )
         if raw_dir is not None:
             save_pages(result.raw_pages, raw_dir)
@@ -248,6 +259,7 @@ class Client:
             progress=progress,
             keep_raw=True,
             max_repages=2,
+            verify=False,
         )
         return result.raw_pages
 
@@ -289,6 +301,7 @@ class Client:
         progress: bool | None,
         keep_raw: bool,
         max_repages: int,
+        verify: bool,
     ) -> FetchResult:
         page_size = check_page_size(page_size)
         if not isinstance(max_repages, int) or max_repages < 0:
@@ -346,7 +359,7 @@ class Client:
                             for number in range(2, listing.page_count + 1):
                                 submit(listing, number)
                         complete = len(listing.pages) == listing.page_count
-                        if complete and not _settle(listing, max_repages):
+                        if complete and not _settle(listing, max_repages, verify=verify):
                             listing.passes += 1
                             listing.pages.clear()
                             listing.raw.clear()
@@ -370,7 +383,7 @@ class Client:
         )
 
 
-def _settle(listing: _Listing, max_repages: int) -> bool:
+def _settle(listing: _Listing, max_repages: int, *, verify: bool) -> bool:
     """Check a finished pass; return False to ask for another pass."""
     pages = [listing.pages[n] for n in sorted(listing.pages)]
     totals = {p.total_count for p in pages}
@@ -378,9 +391,16 @@ def _settle(listing: _Listing, max_repages: int) -> bool:
         [p.records for p in pages], promote_options="permissive"
     ).combine_chunks()
     rows = table.num_rows
-    distinct = pc.count_distinct(table.column("imageId")).as_py() if rows else 0
+    ids = table.column("imageId").combine_chunks() if rows else None
+    distinct = pc.count_distinct(ids).as_py() if ids is not None else 0
     total = pages[0].total_count
     consistent = len(totals) == 1 and distinct == rows == total
+    if consistent and verify and len(pages) > 1:
+        agreed = listing.previous_ids is not None and listing.previous_ids.equals(ids)
+        listing.previous_ids = ids
+        if not agreed and listing.passes < max(max_repages, 1):
+            return False
+        consistent = agreed
     if not consistent and listing.passes < max_repages:
         log.info(
             "zone %s changed while it was paged (totalCount %s, %d rows, %d distinct); re-paging",

@@ -186,9 +186,10 @@ def _tags(value: TagsArg | None) -> tuple[tuple[str, str], ...] | None:
     if value is None:
         return None
     pairs: list[tuple[object, object]]
+    given: object = value  # typed loosely: callers outside mypy pass anything
     if isinstance(value, Mapping):
         pairs = list(value.items())
-    elif isinstance(value, str | bytes):
+    elif isinstance(given, str | bytes):
         raise InvalidArgument('tags must be a mapping {"key": "value"} or a list of tag dicts')
     else:
         pairs = []

@@ -453,7 +453,8 @@ def _types_mapper(arrow_type: pa.DataType) -> Any:
 
 
 def _to_pandas(table: pa.Table) -> pd.DataFrame:
-    return table.to_pandas(types_mapper=_types_mapper, self_destruct=False)
+    frame: pd.DataFrame = table.to_pandas(types_mapper=_types_mapper)
+    return frame
 
 
 def join_zones(frame: pd.DataFrame, zones: pd.DataFrame) -> pd.DataFrame:

@@ -163,9 +163,9 @@ def test_read_timeout_is_retried_then_reported(fresh_sb: sandbox.Sandbox) -> Non
 def test_connection_refused_is_a_network_error() -> None:
     creds = Credentials("ak", "sk")
     policy = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.01)
-    with ZecClient(creds, "http://127.0.0.1:9", retry=policy) as client:
-        with pytest.raises(NetworkError, match="connection refused") as info:
-            describe(client)
+    client = ZecClient(creds, "http://127.0.0.1:9", retry=policy)
+    with client, pytest.raises(NetworkError, match="connection refused") as info:
+        describe(client)
     assert info.value.attempts == 2
 
 

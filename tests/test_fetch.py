@@ -45,7 +45,7 @@ def test_whole_zone_equals_the_catalog(sb: sandbox.Sandbox, client: imgframe.Cli
     expected = sb.catalog.images(zone)
     sizes = [None if r.get("imageSize") is None else int(r["imageSize"]) for r in expected]
     assert [None if pd.isna(v) else int(v) for v in df["imageSize"]] == sizes
-    assert [t for t in df["tags"]] == [(r.get("tags") or {}).get("tags") or [] for r in expected]
+    assert list(df["tags"]) == [(r.get("tags") or {}).get("tags") or [] for r in expected]
 
 
 @pytest.mark.parametrize("page_size", [1000, 97, 7])
@@ -103,7 +103,7 @@ def test_every_filter_is_applied_by_the_api(
 
 def test_image_ids_filter(sb: sandbox.Sandbox, client: imgframe.Client) -> None:
     zone = sb.catalog.zone_ids[0]
-    wanted = truth(sb, zone)[5:9] + ["img-does-not-exist"]
+    wanted = [*truth(sb, zone)[5:9], "img-does-not-exist"]
     df = client.fetch_images(zone, image_ids=wanted)
     assert ids(df) == truth(sb, zone, imageIds=wanted)
     assert len(df) == 4

@@ -1,0 +1,946 @@
+"""Inventory history: dated snapshots in a Parquet store, and what changed between them.
+
+A store is a plain hive-partitioned Parquet dataset, one directory per snapshot day and zone::
+
+    store/
+      snapshot_date=2025-06-01/
+        zoneId=asia-east-1a/part-0.parquet
+        zoneId=na-west-1a/part-0.parquet
+      snapshot_date=2025-06-02/
+        ...
+
+Each file holds the frame's columns except ``zoneId`` (it is in the path, as hive layouts
+expect), with their Arrow types (lists, structs, UTC timestamps), plus ``snapshotAt``: when the
+snapshot was written. Any Parquet engine reads the store; in DuckDB::
+
+    SELECT snapshot_date, imageStatus, count(*) AS images
+    FROM read_parquet('store/*/*/*.parquet', hive_partitioning = true, union_by_name = true)
+    GROUP BY ALL ORDER BY ALL;
+
+(``union_by_name`` only matters once the API adds a field, so that snapshots differ in columns),
+in pyarrow ``pyarrow.dataset.dataset("store", partitioning="hive")``, and in Spark
+``spark.read.parquet("store")``.
+
+Writing a day again replaces that day: the new day is written under ``store/.tmp-<uuid>/``,
+then the old day directory is moved into ``store/.trash-<uuid>/``, the new one is moved into
+place and the old one deleted. If the move fails the old day is put back, so a reader sees the
+old day or the new day, never half of one and never both. Work directories start with a dot and
+hold the day one level deeper than live days, so neither pyarrow (which skips dot names) nor a
+``*/*/*.parquet`` glob (DuckDB's glob does not skip them) ever reads them. A process killed
+between the two moves leaves the day in ``.trash-*``; the next :func:`write_snapshot` on the
+store puts it back. One writer per store at a time: writes are not locked against each other.
+
+Diffs (:func:`diff_snapshots`, :func:`diff_store`) key images by ``(zoneId, imageId)`` and
+compare values, not objects: ``tags`` as a set of (key, value) pairs (a missing ``tags`` is
+the same as no tags, as in the frame), other list columns such as ``nicNetworkType`` as sets
+of their items, so reordering is not a change; NA against NA is unchanged, NA against a value
+(an empty list included) is a change. ``fetchedAt``, ``snapshotAt`` and ``snapshot_date``
+are never compared.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, cast
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from .errors import DataError, ExportError, InvalidArgument
+from .frame import IMAGE_SCHEMA
+from .schema import CATEGORICAL_COLUMNS, IMAGE_FIELDS, IMAGE_STATUSES, ZONE_JOIN_COLUMNS
+
+__all__ = [
+    "SnapshotDiff",
+    "SnapshotInfo",
+    "diff_snapshots",
+    "diff_store",
+    "list_snapshots",
+    "read_snapshots",
+    "status_trend",
+    "write_snapshot",
+]
+
+DateLike = date | datetime | str
+StorePath = str | os.PathLike[str]
+
+_DAY_PREFIX = "snapshot_date="
+_ZONE_PREFIX = "zoneId="
+_PART_NAME = "part-0.parquet"
+_PARTITION_SCHEMA = pa.schema([("snapshot_date", pa.date32()), ("zoneId", pa.string())])
+_PARTITIONING = ds.partitioning(_PARTITION_SCHEMA, flavor="hive")
+_SNAPSHOT_AT = pa.field("snapshotAt", pa.timestamp("us", tz="UTC"))
+#: The type of every column the frame documents, as stored (``zoneId`` lives in the path).
+_KNOWN_TYPES: dict[str, pa.DataType] = {f.name: f.type for f in IMAGE_SCHEMA} | {
+    **{name: pa.string() for name in ZONE_JOIN_COLUMNS},
+    "snapshotAt": _SNAPSHOT_AT.type,
+}
+_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
+#: Zone ids become directory names: keep them to characters every filesystem and engine takes
+#: as-is (no escaping), and never hidden (a leading dot or underscore is skipped by readers).
+_SAFE_ZONE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_NOT_COMPARED = frozenset({"fetchedAt", "snapshotAt", "snapshot_date"})
+_STRING = pd.StringDtype("pyarrow")
+_ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """What :func:`write_snapshot` wrote: the day directory, its date, row count and zones."""
+
+    path: Path
+    snapshot_date: date
+    rows: int
+    zones: tuple[str, ...]
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+
+
+def write_snapshot(
+    df: pd.DataFrame,
+    store: StorePath,
+    *,
+    snapshot_date: DateLike | None = None,
+    snapshot_at: datetime | None = None,
+) -> SnapshotInfo:
+    """Store ``df`` as the snapshot of one day, replacing that day if it was written before.
+
+    ``snapshot_date`` defaults to the UTC date of the frame's (latest) ``fetchedAt``, or today
+    (UTC) for a frame without one; ``snapshot_at`` (default: now) fills ``snapshotAt``. A naive
+    ``snapshot_at`` is local time, as everywhere in imgframe. An empty frame is a valid
+    snapshot (an inventory with no images): its day directory holds no files.
+
+    Raises :class:`InvalidArgument` for a frame without ``zoneId``/``imageId``, with a missing
+    or path-unsafe zone id, or with an image twice; :class:`ExportError` when the store cannot
+    be written (the day as it was before is then intact).
+
+    >>> import tempfile
+    >>> from imgframe.frame import frame_from_records
+    >>> df = frame_from_records([{"imageId": "img-1", "imageSize": "20"}], zone_id="asia-east-1a")
+    >>> info = write_snapshot(df, tempfile.mkdtemp(), snapshot_date="2025-06-01")
+    >>> (info.snapshot_date.isoformat(), info.rows, info.zones)
+    ('2025-06-01', 1, ('asia-east-1a',))
+    >>> info.path.name
+    'snapshot_date=2025-06-01'
+    """
+    _check_snapshot_frame(df)
+    day = _as_date(snapshot_date, "snapshot_date") if snapshot_date is not None else None
+    day = day or _default_date(df)
+    when = (snapshot_at or datetime.now(UTC)).astimezone(UTC)
+    table = _file_table(df, when)
+    zone_text = df["zoneId"].astype(_STRING)
+    groups = pd.Series(np.arange(len(df)), index=zone_text.array).groupby(level=0, sort=True)
+
+    root = Path(store)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"cannot create the snapshot store {root}: {exc}") from exc
+    if not root.is_dir():
+        raise ExportError(f"the snapshot store {root} is not a directory")
+    _recover(root)
+
+    token = uuid.uuid4().hex
+    staging = root / f".tmp-{token}"
+    day_name = f"{_DAY_PREFIX}{day.isoformat()}"
+    zones: list[str] = []
+    try:
+        new_day = staging / day_name
+        new_day.mkdir(parents=True)
+        for zone, positions in groups:
+            zone_dir = new_day / f"{_ZONE_PREFIX}{zone}"
+            zone_dir.mkdir()
+            _write_durably(table.take(pa.array(positions.to_numpy())), zone_dir / _PART_NAME)
+            _fsync_dir(zone_dir)
+            zones.append(str(zone))
+        _fsync_dir(new_day)
+        _swap_in(root, new_day, day_name, token)
+    except OSError as exc:
+        raise ExportError(f"cannot write the snapshot of {day} to {root}: {exc}") from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return SnapshotInfo(root / day_name, day, len(df), tuple(zones))
+
+
+def _check_snapshot_frame(df: pd.DataFrame) -> None:
+    if not isinstance(df, pd.DataFrame):
+        raise InvalidArgument(f"write_snapshot: expected a DataFrame, got {type(df).__name__}")
+    missing = [c for c in ("zoneId", "imageId") if c not in df.columns]
+    if missing:
+        raise InvalidArgument(f"write_snapshot: the frame has no {', '.join(missing)} column")
+    zones = df["zoneId"].astype(_STRING)
+    if zones.isna().any():
+        raise InvalidArgument(
+            f"write_snapshot: {int(zones.isna().sum())} row(s) have no zoneId; "
+            "a snapshot is partitioned by zone"
+        )
+    bad = [z for z in zones.unique() if not _SAFE_ZONE.fullmatch(str(z))]
+    if bad:
+        raise InvalidArgument(
+            f"write_snapshot: zone id(s) {sorted(map(str, bad))[:5]} cannot be a directory name "
+            "(allowed: letters, digits, '.', '_', '-'; not starting with '.', '_' or '-')"
+        )
+    _check_unique(df, ("zoneId", "imageId"), InvalidArgument, "write_snapshot")
+
+
+def _check_unique(df: pd.DataFrame, key: Sequence[str], error: type[Exception], where: str) -> None:
+    dupes = df.duplicated(list(key), keep="first")
+    if dupes.any():
+        sample = df.loc[dupes, list(key)].head(3).astype(str).agg("/".join, axis=1).tolist()
+        raise error(
+            f"{where}: {int(dupes.sum())} image(s) appear more than once by "
+            f"({', '.join(key)}), e.g. {sample}; drop the duplicates first"
+        )
+
+
+def _default_date(df: pd.DataFrame) -> date:
+    if "fetchedAt" in df.columns and len(df):
+        latest = pd.to_datetime(df["fetchedAt"]).max()
+        if not pd.isna(latest):
+            stamp = pd.Timestamp(latest)
+            stamp = stamp.tz_localize(UTC) if stamp.tzinfo is None else stamp.tz_convert(UTC)
+            return stamp.date()
+    return datetime.now(UTC).date()
+
+
+def _file_table(df: pd.DataFrame, when: datetime) -> pa.Table:
+    """The rows as stored: no ``zoneId`` (the path holds it), plain Arrow types, ``snapshotAt``."""
+    frame = df.drop(columns=[c for c in ("zoneId", "snapshot_date", "snapshotAt") if c in df])
+    try:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+    except _ARROW_ERRORS as exc:
+        raise ExportError(f"write_snapshot: a column cannot be stored in Parquet: {exc}") from exc
+    # pandas' own metadata would make readers rebuild pandas dtypes from one file's view of
+    # them; read_snapshots restores the frame's dtypes by column name instead.
+    table = table.replace_schema_metadata(None)
+    columns = [_storable(table.column(i)) for i in range(table.num_columns)]
+    fields = [
+        pa.field(name, col.type) for name, col in zip(table.column_names, columns, strict=True)
+    ]
+    table = pa.Table.from_arrays(columns, schema=pa.schema(fields))
+    micros = int(when.timestamp() * 1_000_000)
+    stamp = pa.array(np.full(table.num_rows, micros, dtype=np.int64)).cast(_SNAPSHOT_AT.type)
+    return table.append_column(_SNAPSHOT_AT, stamp)
+
+
+def _storable(column: pa.ChunkedArray) -> pa.Array:
+    """One Arrow type per column across all files, whatever pandas chose for this frame."""
+    array = column.combine_chunks()
+    if pa.types.is_dictionary(array.type):
+        # pandas picks int8/int16 indices by category count (and a null dictionary for an
+        # all-NA column); files of different days must agree, so always int32 -> string.
+        return _decoded(array).dictionary_encode().cast(_DICTIONARY)
+    small = _small_type(array.type)
+    return array if small == array.type else array.cast(small)
+
+
+def _decoded(array: pa.Array) -> pa.Array:
+    """A dictionary array as plain strings (all-NA dictionaries included)."""
+    if pa.types.is_null(array.type.value_type):
+        return pa.nulls(len(array), pa.string())
+    return array.cast(_small_type(array.type.value_type))
+
+
+def _small_type(t: pa.DataType) -> pa.DataType:
+    """``t`` with 32-bit offsets: pandas' strings are large_string, the frame's are string."""
+    if pa.types.is_large_string(t):
+        return pa.string()
+    if pa.types.is_large_binary(t):
+        return pa.binary()
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return pa.list_(pa.field(t.value_field.name, _small_type(t.value_type)))
+    if pa.types.is_struct(t):
+        return pa.struct([pa.field(f.name, _small_type(f.type)) for f in t])
+    return t
+
+
+def _write_durably(table: pa.Table, path: Path) -> None:
+    # fsync before the rename that publishes the day: otherwise a power cut could leave a
+    # published day whose files are still empty.
+    with open(path, "wb") as sink:
+        pq.write_table(table, sink)
+        sink.flush()
+        os.fsync(sink.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    if os.name == "nt":  # directories cannot be opened for fsync on Windows
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _swap_in(root: Path, new_day: Path, day_name: str, token: str) -> None:
+    """Publish ``new_day`` as ``root/day_name``, replacing (and then deleting) an old one."""
+    live = root / day_name
+    if not live.exists():
+        os.rename(new_day, live)
+        _fsync_dir(root)
+        return
+    trash = root / f".trash-{token}"
+    trash.mkdir()
+    aside = trash / day_name
+    os.rename(live, aside)
+    try:
+        os.rename(new_day, live)
+    except BaseException:
+        os.rename(aside, live)  # the old day goes back: never leave the date without data
+        raise
+    _fsync_dir(root)
+    shutil.rmtree(trash, ignore_errors=True)
+
+
+def _recover(root: Path) -> None:
+    """Finish what a killed writer left: put back a day moved aside, drop half-written days."""
+    for trash in root.glob(".trash-*"):
+        for day in trash.iterdir():
+            if day.name.startswith(_DAY_PREFIX) and not (root / day.name).exists():
+                os.rename(day, root / day.name)
+        shutil.rmtree(trash, ignore_errors=True)
+    for staging in root.glob(".tmp-*"):
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+
+
+def list_snapshots(store: StorePath) -> list[date]:
+    """The dates of the snapshots in ``store``, oldest first.
+
+    >>> import tempfile
+    >>> from imgframe.frame import frame_from_records
+    >>> store = tempfile.mkdtemp()
+    >>> df = frame_from_records([{"imageId": "img-1"}], zone_id="asia-east-1a")
+    >>> for day in ("2025-06-02", "2025-06-01"):
+    ...     _ = write_snapshot(df, store, snapshot_date=day)
+    >>> [d.isoformat() for d in list_snapshots(store)]
+    ['2025-06-01', '2025-06-02']
+    """
+    root = _existing_store(store)
+    return sorted(_day_of(path) for path in root.glob(f"{_DAY_PREFIX}*") if path.is_dir())
+
+
+def read_snapshots(
+    store: StorePath,
+    *,
+    since: DateLike | None = None,
+    until: DateLike | None = None,
+    zones: str | Iterable[str] | None = None,
+    columns: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Every row of the snapshots dated ``since`` to ``until`` (both inclusive), oldest first.
+
+    Columns: ``snapshot_date`` (``date32[pyarrow]``: plain :class:`datetime.date` values that
+    compare with dates), then the frame's columns in the frame's dtypes (``zoneId`` and the
+    other categoricals have the categories present, in order of appearance), extras, then
+    ``fetchedAt`` and ``snapshotAt``. Every frame column is present even if a snapshot lacked
+    it (as NA). ``columns`` reads only those frame columns (``snapshot_date`` always comes).
+
+    The date and zone filters select files by their partition directories, so snapshots
+    outside the range are never opened. A range without snapshots gives an empty frame with
+    all the columns. Raises :class:`DataError` if ``store`` does not exist or a file in the
+    range cannot be read.
+
+    >>> import tempfile
+    >>> from imgframe.frame import frame_from_records
+    >>> store = tempfile.mkdtemp()
+    >>> df = frame_from_records([{"imageId": "img-1"}], zone_id="asia-east-1a")
+    >>> for day in ("2025-06-01", "2025-06-02", "2025-06-03"):
+    ...     _ = write_snapshot(df, store, snapshot_date=day)
+    >>> read_snapshots(store, since="2025-06-02")[["snapshot_date", "imageId"]].astype(str)
+      snapshot_date imageId
+    0    2025-06-02   img-1
+    1    2025-06-03   img-1
+    """
+    root = _existing_store(store)
+    first = _as_date(since, "since") if since is not None else None
+    last = _as_date(until, "until") if until is not None else None
+    if first and last and first > last:
+        raise InvalidArgument(f"read_snapshots: since ({first}) is after until ({last})")
+    wanted_zones = [zones] if isinstance(zones, str) else None if zones is None else list(zones)
+    if columns is not None and isinstance(columns, str):
+        columns = [columns]
+    table = _read_table(root, _partition_filter(first, last, wanted_zones), columns)
+    return _to_frame(table, columns)
+
+
+def _existing_store(store: StorePath) -> Path:
+    root = Path(store)
+    if not root.is_dir():
+        raise DataError(f"no snapshot store at {root}: it is not a directory")
+    return root
+
+
+def _day_of(path: Path) -> date:
+    try:
+        return date.fromisoformat(path.name.removeprefix(_DAY_PREFIX))
+    except ValueError:
+        raise DataError(
+            f"not a snapshot day directory (want {_DAY_PREFIX}YYYY-MM-DD): {path}"
+        ) from None
+
+
+def _partition_filter(
+    first: date | None, last: date | None, zones: list[str] | None
+) -> pc.Expression | None:
+    terms = []
+    if first is not None:
+        terms.append(pc.field("snapshot_date") >= pa.scalar(first, pa.date32()))
+    if last is not None:
+        terms.append(pc.field("snapshot_date") <= pa.scalar(last, pa.date32()))
+    if zones is not None:
+        terms.append(pc.field("zoneId").isin(pa.array(zones, pa.string())))
+    if not terms:
+        return None
+    expression = terms[0]
+    for term in terms[1:]:
+        expression = expression & term
+    return expression
+
+
+def _read_table(
+    root: Path, expression: pc.Expression | None, columns: Sequence[str] | None
+) -> pa.Table:
+    for day in root.glob(f"{_DAY_PREFIX}*"):
+        _day_of(day)  # a malformed day name is a broken store, not a day to skip silently
+    files = sorted(
+        root.glob(f"{_DAY_PREFIX}*/{_ZONE_PREFIX}*/*.parquet"),
+        key=lambda p: (p.parent.parent.name, p.parent.name, p.name),
+    )
+    # Only the partition fields are declared here, so discovery reads no file; the filter
+    # then drops fragments by their path's partition values before any file is opened.
+    everything = ds.dataset(
+        [str(p) for p in files],
+        schema=_PARTITION_SCHEMA,
+        format="parquet",
+        partitioning=_PARTITIONING,
+        partition_base_dir=str(root),
+    )
+    fragments = list(everything.get_fragments(filter=expression))
+    schemas = [_PARTITION_SCHEMA]
+    for fragment in fragments:
+        try:
+            schemas.append(fragment.physical_schema)
+        except (OSError, *_ARROW_ERRORS) as exc:
+            raise DataError(f"cannot read snapshot file {fragment.path}: {exc}") from exc
+    try:
+        # Days written before the API grew a field lack it: the union has every column.
+        schema = pa.unify_schemas(schemas, promote_options="permissive")
+    except _ARROW_ERRORS as exc:
+        raise DataError(f"the snapshot files in {root} disagree on column types: {exc}") from exc
+    dataset = ds.FileSystemDataset(
+        fragments, schema, ds.ParquetFileFormat(), filesystem=everything.filesystem
+    )
+    names = None
+    if columns is not None:
+        names = ["snapshot_date", *[c for c in columns if c in schema.names]]
+    try:
+        return dataset.to_table(columns=names)
+    except (OSError, *_ARROW_ERRORS) as exc:
+        raise DataError(f"cannot read the snapshots in {root}: {exc}") from exc
+
+
+def _to_frame(table: pa.Table, columns: Sequence[str] | None) -> pd.DataFrame:
+    """Arrow rows of the store as the frame's dtypes, in the frame's column order."""
+    present = {name: table.column(name).combine_chunks() for name in table.column_names}
+    if columns is None:
+        extras = [c for c in table.column_names if c not in _KNOWN_TYPES and c != "snapshot_date"]
+        zone_columns = [c for c in ZONE_JOIN_COLUMNS if c in present]
+        order = [
+            "snapshot_date",
+            "zoneId",
+            *zone_columns,
+            *IMAGE_FIELDS,
+            *extras,
+            "fetchedAt",
+            "snapshotAt",
+        ]
+    else:
+        order = ["snapshot_date", *[c for c in columns if c != "snapshot_date"]]
+    arrays = []
+    for name in order:
+        array = present.get(name)
+        known = _KNOWN_TYPES.get(name)
+        if array is None:
+            if known is None:
+                raise InvalidArgument(f"read_snapshots: no column {name!r} in the snapshots")
+            array = pa.nulls(table.num_rows, known)
+            if name == "tags":  # the frame never has NA tags, only empty lists
+                array = pc.if_else(pc.is_null(array), pa.scalar([], known), array)
+        if name in CATEGORICAL_COLUMNS:
+            if pa.types.is_dictionary(array.type):
+                array = _decoded(array)
+            array = array.cast(pa.string()).dictionary_encode().cast(_DICTIONARY)
+        elif known is not None and array.type != known:
+            array = array.cast(known)
+        arrays.append(array)
+    table = pa.Table.from_arrays(arrays, names=order)
+    return cast(pd.DataFrame, table.to_pandas(types_mapper=_pandas_dtype))
+
+
+def _pandas_dtype(arrow_type: pa.DataType) -> Any:
+    """The frame's mapping of Arrow types to pandas dtypes."""
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return _STRING
+    if pa.types.is_integer(arrow_type):
+        return pd.Int64Dtype()
+    if pa.types.is_boolean(arrow_type):
+        return pd.BooleanDtype()
+    if pa.types.is_floating(arrow_type):
+        return pd.Float64Dtype()
+    if pa.types.is_dictionary(arrow_type) or pa.types.is_timestamp(arrow_type):
+        return None  # pandas' own categorical and datetime64[us, UTC]
+    return pd.ArrowDtype(arrow_type)
+
+
+# --------------------------------------------------------------------------------------------
+# Diffs
+
+
+@dataclass(frozen=True, eq=False)
+class SnapshotDiff:
+    """What changed between two snapshots.
+
+    ``added``: rows of the new snapshot whose key the old one lacks (the new frame's columns
+    and dtypes); ``removed``: rows of the old snapshot whose key the new one lacks; ``changed``:
+    one row per changed field of an image in both, in long form: the key columns, ``field``,
+    ``old`` and ``new`` (all ``string[pyarrow]``; lists and structs as JSON text, NA where the
+    value is NA), ordered as the new snapshot's rows, then as the columns. ``compared`` counts
+    the images in both snapshots; ``old_date``/``new_date`` are set by :func:`diff_store`.
+    """
+
+    added: pd.DataFrame
+    removed: pd.DataFrame
+    changed: pd.DataFrame
+    key: tuple[str, ...]
+    compared: int
+    old_date: date | None = None
+    new_date: date | None = None
+
+    def summary(self) -> dict[str, int]:
+        """Counts of images ``added``, ``removed``, ``changed``, ``unchanged``, and of
+        ``changed_fields`` (rows of :attr:`changed`).
+
+        >>> from imgframe.frame import frame_from_records
+        >>> old = frame_from_records([{"imageId": "a"}, {"imageId": "b"}], zone_id="z")
+        >>> new = frame_from_records([{"imageId": "b", "imageName": "x"}], zone_id="z")
+        >>> diff_snapshots(old, new).summary()
+        {'added': 0, 'removed': 1, 'changed': 1, 'unchanged': 0, 'changed_fields': 1}
+        """
+        images = len(self.changed.drop_duplicates(list(self.key))) if len(self.changed) else 0
+        return {
+            "added": len(self.added),
+            "removed": len(self.removed),
+            "changed": images,
+            "unchanged": self.compared - images,
+            "changed_fields": len(self.changed),
+        }
+
+    def by_field(self) -> pd.Series:
+        """How many images changed in each field, most changed first."""
+        counts = self.changed["field"].value_counts(sort=True)
+        counts.name = "images"
+        return counts
+
+
+def diff_snapshots(
+    old: pd.DataFrame,
+    new: pd.DataFrame,
+    *,
+    key: Sequence[str] = ("zoneId", "imageId"),
+    fields: Sequence[str] | None = None,
+) -> SnapshotDiff:
+    """Compare two snapshots (frames, or one day each of :func:`read_snapshots`) image by image.
+
+    ``fields`` limits the comparison (default: every column of either side except the key and
+    ``fetchedAt``/``snapshotAt``/``snapshot_date``). A column only one side has is compared
+    against NA. Raises :class:`InvalidArgument` for a key or field neither frame has and
+    :class:`DataError` when a key repeats within a snapshot.
+
+    >>> from imgframe.frame import frame_from_records
+    >>> old = frame_from_records([
+    ...     {"imageId": "a", "imageStatus": "CREATING", "nicNetworkType": ["v4", "v6"]},
+    ...     {"imageId": "b"}], zone_id="z")
+    >>> new = frame_from_records([
+    ...     {"imageId": "a", "imageStatus": "AVAILABLE", "nicNetworkType": ["v6", "v4"]},
+    ...     {"imageId": "c"}], zone_id="z")
+    >>> d = diff_snapshots(old, new)
+    >>> d.added["imageId"].tolist(), d.removed["imageId"].tolist()
+    (['c'], ['b'])
+    >>> d.changed.to_dict("records")
+    [{'zoneId': 'z', 'imageId': 'a', 'field': 'imageStatus', 'old': 'CREATING', 'new': 'AVAILABLE'}]
+    """
+    key = tuple(key)
+    if not key:
+        raise InvalidArgument("diff_snapshots: the key needs at least one column")
+    for side, frame in (("old", old), ("new", new)):
+        missing = [k for k in key if k not in frame.columns]
+        if missing:
+            raise InvalidArgument(f"diff_snapshots: the {side} frame has no key column {missing}")
+        _check_unique(frame, key, DataError, f"diff_snapshots ({side} snapshot)")
+    compared_fields = _fields_to_compare(old, new, key, fields)
+
+    old_rows, new_rows, only_old, only_new = _match_keys(old, new, key)
+    added = new.iloc[only_new].reset_index(drop=True)
+    removed = old.iloc[only_old].reset_index(drop=True)
+
+    positions: list[np.ndarray[Any, Any]] = []
+    field_numbers: list[np.ndarray[Any, Any]] = []
+    olds: list[pa.Array] = []
+    news: list[pa.Array] = []
+    take_old, take_new = pa.array(old_rows), pa.array(new_rows)
+    for number, name in enumerate(compared_fields):
+        before, after = _aligned(old, new, name, take_old, take_new)
+        rows = np.flatnonzero(_differs(before, after, name))
+        if not len(rows):
+            continue
+        picked = pa.array(rows)
+        positions.append(new_rows[rows])
+        field_numbers.append(np.full(len(rows), number))
+        olds.append(_display(before.take(picked)))
+        news.append(_display(after.take(picked)))
+    changed = _changed_frame(new, key, compared_fields, positions, field_numbers, olds, news)
+    return SnapshotDiff(added, removed, changed, key, len(old_rows))
+
+
+def _fields_to_compare(
+    old: pd.DataFrame, new: pd.DataFrame, key: tuple[str, ...], fields: Sequence[str] | None
+) -> list[str]:
+    if fields is None:
+        names = list(dict.fromkeys([*new.columns, *old.columns]))
+        return [n for n in names if n not in key and n not in _NOT_COMPARED]
+    fields = [fields] if isinstance(fields, str) else list(fields)
+    unknown = [f for f in fields if f not in old.columns and f not in new.columns]
+    if unknown:
+        raise InvalidArgument(f"diff_snapshots: neither frame has the field(s) {unknown}")
+    in_key = [f for f in fields if f in key]
+    if in_key:
+        raise InvalidArgument(f"diff_snapshots: {in_key} are key columns, not fields to compare")
+    return list(dict.fromkeys(fields))
+
+
+def _match_keys(
+    old: pd.DataFrame, new: pd.DataFrame, key: tuple[str, ...]
+) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Row positions of images in both (old, new, aligned), only in old, only in new."""
+    # Keys as plain strings: categoricals with different categories on each side would
+    # otherwise merge as objects, slowly, or not match at all.
+    left = pd.DataFrame({k: old[k].astype(_STRING).array for k in key})
+    right = pd.DataFrame({k: new[k].astype(_STRING).array for k in key})
+    left["__old_row__"] = np.arange(len(old))
+    right["__new_row__"] = np.arange(len(new))
+    merged = left.merge(right, on=list(key), how="outer", sort=False)
+    old_row = merged["__old_row__"].to_numpy(dtype="float64", na_value=np.nan)
+    new_row = merged["__new_row__"].to_numpy(dtype="float64", na_value=np.nan)
+    both = ~np.isnan(old_row) & ~np.isnan(new_row)
+    order = np.argsort(new_row[both], kind="stable")
+    return (
+        old_row[both][order].astype(np.int64),
+        new_row[both][order].astype(np.int64),
+        np.sort(old_row[np.isnan(new_row)].astype(np.int64)),
+        np.sort(new_row[np.isnan(old_row)].astype(np.int64)),
+    )
+
+
+def _aligned(
+    old: pd.DataFrame, new: pd.DataFrame, name: str, take_old: pa.Array, take_new: pa.Array
+) -> tuple[pa.Array, pa.Array]:
+    """The field's values for the images in both, old and new, as comparable Arrow arrays."""
+    before = _arrow(old[name]).take(take_old) if name in old.columns else None
+    after = _arrow(new[name]).take(take_new) if name in new.columns else None
+    if before is None:
+        assert after is not None
+        before = pa.nulls(len(after), after.type)
+    if after is None:
+        after = pa.nulls(len(before), before.type)
+    if before.type == after.type:
+        return before, after
+    if pa.types.is_null(before.type):
+        return before.cast(after.type), after
+    if pa.types.is_null(after.type):
+        return before, after.cast(before.type)
+    try:  # e.g. an extra field the API sent as a number one day and as text the next
+        return before.cast(pa.string()), after.cast(pa.string())
+    except _ARROW_ERRORS:
+        return _json_text(before), _json_text(after)
+
+
+def _arrow(series: pd.Series) -> pa.Array:
+    try:
+        array = pa.array(series, from_pandas=True)
+    except _ARROW_ERRORS:  # an object column of mixed values: compare its JSON text
+        return pa.array([_json_or_none(v) for v in series], pa.string())
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if pa.types.is_dictionary(array.type):
+        return _decoded(array)
+    small = _small_type(array.type)
+    return array if small == array.type else array.cast(small)
+
+
+def _differs(before: pa.Array, after: pa.Array, name: str) -> np.ndarray[Any, Any]:
+    """True where the values differ; NA equals NA, NA differs from any value."""
+    kind = before.type
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        try:
+            before = _set_text(before, null_is_empty=name == "tags")
+            after = _set_text(after, null_is_empty=name == "tags")
+        except _ARROW_ERRORS:
+            before, after = _json_text(before), _json_text(after)
+    elif pa.types.is_nested(kind):
+        before, after = _json_text(before), _json_text(after)
+    try:
+        equal = pc.equal(before, after)
+    except _ARROW_ERRORS:
+        before, after = _json_text(before), _json_text(after)
+        equal = pc.equal(before, after)
+    floating = pa.types.is_floating(before.type)
+    both_missing = pc.and_(
+        pc.is_null(before, nan_is_null=floating), pc.is_null(after, nan_is_null=floating)
+    )
+    same = pc.or_(equal.fill_null(False), both_missing)
+    return np.asarray(pc.invert(same).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _set_text(lists: pa.Array, *, null_is_empty: bool) -> pa.Array:
+    """Each list as one string that ignores item order and repeats: its distinct items'
+    self-delimiting encodings, sorted and concatenated. A null list stays null unless
+    ``null_is_empty``."""
+    if null_is_empty and lists.null_count:
+        lists = pc.if_else(pc.is_null(lists), pa.scalar([], lists.type), lists)
+    parents = pc.list_parent_indices(lists)
+    items = _item_text(pc.list_flatten(lists))
+    distinct = (
+        pa.table({"parent": parents, "item": items})
+        .group_by(["parent", "item"], use_threads=False)
+        .aggregate([])
+        .sort_by([("parent", "ascending"), ("item", "ascending")])
+    )
+    counts = np.bincount(distinct["parent"].to_numpy(), minlength=len(lists))
+    offsets = np.zeros(len(lists) + 1, dtype=np.int32)
+    np.cumsum(counts, out=offsets[1:])
+    canonical = pa.ListArray.from_arrays(
+        pa.array(offsets),
+        distinct["item"].combine_chunks().cast(pa.string()),
+        mask=pc.is_null(lists),
+    )
+    return pc.binary_join(canonical, "")
+
+
+def _item_text(items: pa.Array) -> pa.Array:
+    """Every item as text that cannot run into its neighbour: ``<length>:<text>``, or ``~``
+    for NA; a struct is its fields' encodings in order (``!`` for a null struct)."""
+    if pa.types.is_struct(items.type):
+        parts = [_item_text(items.field(i)) for i in range(items.type.num_fields)]
+        joined = pc.binary_join_element_wise(*parts, "")
+        return pc.if_else(pc.is_valid(items), joined, pa.scalar("!", pa.string()))
+    if pa.types.is_dictionary(items.type):
+        items = _decoded(items)
+    text = items if pa.types.is_string(items.type) else items.cast(pa.string())
+    length = pc.utf8_length(text).cast(pa.string())
+    return pc.binary_join_element_wise(length, text, ":").fill_null("~")
+
+
+def _json_or_none(value: Any) -> str | None:
+    if value is None or (not isinstance(value, list | dict | tuple) and pd.isna(value)):
+        return None
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _json_text(array: pa.Array) -> pa.Array:
+    return pa.array([_json_or_none(v) for v in array.to_pylist()], pa.string())
+
+
+def _display(values: pa.Array) -> pa.Array:
+    """Changed values as the text shown in ``old``/``new``: lists and structs as JSON."""
+    kind = values.type
+    if pa.types.is_string(kind):
+        return values
+    if pa.types.is_nested(kind) or pa.types.is_temporal(kind):
+        return pa.array([None if v is None else _shown(v) for v in values.to_pylist()], pa.string())
+    try:
+        return values.cast(pa.string())
+    except _ARROW_ERRORS:
+        return _json_text(values)
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _changed_frame(
+    new: pd.DataFrame,
+    key: tuple[str, ...],
+    fields: list[str],
+    positions: list[np.ndarray[Any, Any]],
+    field_numbers: list[np.ndarray[Any, Any]],
+    olds: list[pa.Array],
+    news: list[pa.Array],
+) -> pd.DataFrame:
+    columns = [*key, "field", "old", "new"]
+    if not positions:
+        return pd.DataFrame({c: pd.array([], dtype=_STRING) for c in columns})
+    rows = np.concatenate(positions)
+    numbers = np.concatenate(field_numbers)
+    order = np.lexsort((numbers, rows))  # the new snapshot's row order, then column order
+    rows, numbers = rows[order], numbers[order]
+    picked = pa.array(order)
+    out: dict[str, Any] = {}
+    for k in key:
+        out[k] = new[k].astype(_STRING).array.take(rows)
+    names = pa.array(fields, pa.string())
+    out["field"] = pd.array(names.take(pa.array(numbers)), dtype=_STRING)
+    out["old"] = pd.array(pa.concat_arrays(olds).take(picked), dtype=_STRING)
+    out["new"] = pd.array(pa.concat_arrays(news).take(picked), dtype=_STRING)
+    return pd.DataFrame(out, columns=columns)
+
+
+def diff_store(
+    store: StorePath, *, from_date: DateLike | None = None, to_date: DateLike | None = None
+) -> SnapshotDiff:
+    """Diff two snapshots of a store; by default the last two.
+
+    ``to_date`` defaults to the latest snapshot, ``from_date`` to the one before ``to_date``.
+    Both must be dates the store has. Raises :class:`DataError` when the store has fewer
+    than two snapshots to compare, or lacks a date asked for.
+
+    >>> import tempfile
+    >>> from imgframe.frame import frame_from_records
+    >>> store = tempfile.mkdtemp()
+    >>> _ = write_snapshot(frame_from_records([{"imageId": "a"}], zone_id="z"), store,
+    ...                    snapshot_date="2025-06-01")
+    >>> _ = write_snapshot(frame_from_records([{"imageId": "a"}, {"imageId": "b"}], zone_id="z"),
+    ...                    store, snapshot_date="2025-06-02")
+    >>> d = diff_store(store)
+    >>> (str(d.old_date), str(d.new_date), d.summary()["added"])
+    ('2025-06-01', '2025-06-02', 1)
+    """
+    root = _existing_store(store)
+    days = list_snapshots(root)
+    to_day = _as_date(to_date, "to_date") if to_date is not None else None
+    from_day = _as_date(from_date, "from_date") if from_date is not None else None
+    if (to_day is None or from_day is None) and len(days) < 2:
+        listed = ", ".join(d.isoformat() for d in days) or "none"
+        raise DataError(
+            f"diff_store needs two snapshots to compare; {root} has {len(days)} ({listed}). "
+            "Write another day with write_snapshot (imgframe snapshot) first"
+        )
+    for asked, label in ((to_day, "to_date"), (from_day, "from_date")):
+        if asked is not None and asked not in days:
+            raise DataError(
+                f"no snapshot dated {asked} ({label}) in {root}; it has "
+                f"{', '.join(d.isoformat() for d in days)}"
+            )
+    if to_day is None:
+        to_day = days[-1]
+    if from_day is None:
+        earlier = [d for d in days if d < to_day]
+        if not earlier:
+            raise DataError(f"no snapshot in {root} before {to_day} to compare it with")
+        from_day = earlier[-1]
+    old = read_snapshots(root, since=from_day, until=from_day)
+    new = read_snapshots(root, since=to_day, until=to_day)
+    return replace(diff_snapshots(old, new), old_date=from_day, new_date=to_day)
+
+
+# --------------------------------------------------------------------------------------------
+# Trends
+
+
+def status_trend(store_or_frame: StorePath | pd.DataFrame) -> pd.DataFrame:
+    """Images per snapshot date and status, for a trend chart.
+
+    Takes a store or a :func:`read_snapshots` frame. One row per (date, status) for every
+    date and every status seen on any date (zero where a date has none of it); images with
+    no status count under NA. ``imageStatus`` is a categorical in the API's documented order
+    (unknown statuses after, sorted).
+
+    >>> from imgframe.frame import frame_from_records
+    >>> df = frame_from_records([{"imageId": "a", "imageStatus": "AVAILABLE"},
+    ...                          {"imageId": "b", "imageStatus": "FAILED"}], zone_id="z")
+    >>> df.insert(0, "snapshot_date", "2025-06-01")
+    >>> status_trend(df).astype({"snapshot_date": str}).to_dict("records")
+    [{'snapshot_date': '2025-06-01', 'imageStatus': 'AVAILABLE', 'images': 1}, \
+{'snapshot_date': '2025-06-01', 'imageStatus': 'FAILED', 'images': 1}]
+    """
+    if isinstance(store_or_frame, pd.DataFrame):
+        frame = store_or_frame
+        missing = [c for c in ("snapshot_date", "imageStatus") if c not in frame.columns]
+        if missing:
+            raise InvalidArgument(f"status_trend: the frame has no {', '.join(missing)} column")
+        dates: list[date] = []
+    else:
+        dates = list_snapshots(store_or_frame)  # days without images still get their zeros
+        frame = read_snapshots(store_or_frame, columns=["imageStatus"])
+    keys = pd.DataFrame(
+        {
+            "snapshot_date": frame["snapshot_date"].astype(object).array,
+            "imageStatus": frame["imageStatus"].astype(_STRING).array,
+        }
+    )
+    counts = keys.groupby(["snapshot_date", "imageStatus"], dropna=False, sort=False).size()
+    tally: dict[tuple[date, str | None], int] = {}
+    for index, n in counts.items():
+        day, status = cast(tuple[Any, Any], index)
+        cell = (_as_date(day, "snapshot_date"), None if pd.isna(status) else str(status))
+        tally[cell] = tally.get(cell, 0) + int(n)
+    days = sorted({*dates, *(d for d, _ in tally)})
+    seen = {s for _, s in tally if s is not None}
+    documented = [s for s in IMAGE_STATUSES if s in seen]
+    statuses: list[str | None] = [*documented, *sorted(seen - set(documented))]
+    if any(s is None for _, s in tally):
+        statuses.append(None)
+    grid = [(d, s) for d in days for s in statuses]
+    return pd.DataFrame(
+        {
+            "snapshot_date": pd.arrays.ArrowExtensionArray(
+                pa.array([d for d, _ in grid], pa.date32())
+            ),
+            "imageStatus": pd.Categorical(
+                [s for _, s in grid], categories=[s for s in statuses if s is not None]
+            ),
+            "images": np.array([tally.get(cell, 0) for cell in grid], dtype=np.int64),
+        }
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _as_date(value: Any, name: str) -> date:
+    """A date from a ``date``, a ``datetime`` (aware ones in UTC) or an ISO string."""
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).date() if value.tzinfo else value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str):
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            pass
+        try:
+            return _as_date(datetime.fromisoformat(value), name)
+        except ValueError:
+            pass
+    raise InvalidArgument(f"{name}: expected a date, a datetime or YYYY-MM-DD, got {value!r}")
