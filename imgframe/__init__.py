@@ -52,7 +52,14 @@ if TYPE_CHECKING:
         save_pages,
         tag_columns,
     )
-    from .history import diff_snapshots, read_snapshots, write_snapshot
+    from .history import (
+        diff_snapshots,
+        diff_store,
+        list_snapshots,
+        read_snapshots,
+        status_trend,
+        write_snapshot,
+    )
     from .report import build_report
     from .summary import summarize
 
@@ -63,6 +70,9 @@ _LAZY = {
     "Timeouts": "client",
     "build_report": "report",
     "diff_snapshots": "history",
+    "diff_store": "history",
+    "list_snapshots": "history",
+    "status_trend": "history",
     "empty_frame": "frame",
     "explode_tags": "frame",
     "fetch_images": "fetch",
@@ -111,12 +121,14 @@ __all__ = [
     "__version__",
     "build_report",
     "diff_snapshots",
+    "diff_store",
     "empty_frame",
     "explode_tags",
     "fetch_images",
     "fetch_images_raw",
     "fetch_zones",
     "frame_from_records",
+    "list_snapshots",
     "load_pages",
     "normalize_pages",
     "read_export",
@@ -124,6 +136,7 @@ __all__ = [
     "sandbox",
     "save_charts",
     "save_pages",
+    "status_trend",
     "summarize",
     "summary_chart",
     "summary_charts",

@@ -15,10 +15,10 @@ import io
 import os
 import re
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -35,6 +35,7 @@ __all__ = [
     "STATUS_COLOURS",
     "figure_bytes",
     "save_charts",
+    "status_order",
     "summary_chart",
     "summary_charts",
     "trend_chart",
@@ -90,12 +91,12 @@ def summary_chart(
     >>> df = frame_from_records([{"imageId": "a", "category": "Ubuntu"},
     ...                          {"imageId": "b", "category": "Debian"}], zone_id="z")
     >>> fig = summary_chart(df, "category")
-    >>> fig.axes[0].get_title(loc="left")
+    >>> fig.get_suptitle()
     'Images by category'
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
     if max_bars < 2:
         raise InvalidArgument("summary_chart: max_bars must be at least 2")
@@ -114,14 +115,14 @@ def summary_chart(
         colours = [*colours[:kept], _OTHER_COLOUR]
 
     name = _NAMES.get(by, by)
-    heading = title if title is not None else f"Images by {name.lower() if by in _NAMES else by}"
+    # "OS type" keeps its capitals; "Category" reads as "Images by category".
+    phrase = name if name[:2].isupper() or by not in _NAMES else name.lower()
+    heading = title if title is not None else f"Images by {phrase}"
     height = max(2.6, 1.1 + 0.36 * max(len(labels), 1))
     fig = Figure(figsize=(_FIGURE_WIDTH, height), dpi=_DPI, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    ax.set_title(
-        _label(heading, 90), loc="left", fontsize=13, fontweight="bold", color=_TEXT_COLOUR, pad=10
-    )
+    _heading(fig, heading)
     if not counts:
         ax.text(
             0.5,
@@ -146,6 +147,7 @@ def summary_chart(
     ax.bar_label(bars, labels=[f"{n:,}" for n in counts], padding=4, fontsize=9, color=_TEXT_COLOUR)
     ax.set_xlim(0, max(counts) * 1.14 + 0.5)  # room for the count after the longest bar
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
+    ax.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
     ax.set_xlabel("Images", fontsize=10, color=_TEXT_COLOUR)
     ax.set_ylabel(_label(name, 40), fontsize=10, color=_TEXT_COLOUR)
     _tidy(ax)
@@ -182,12 +184,12 @@ def trend_chart(trend: pd.DataFrame, *, title: str | None = None) -> Figure:
     >>> trend = pd.DataFrame({"snapshot_date": ["2025-03-01", "2025-03-01", "2025-03-02"],
     ...                       "imageStatus": ["AVAILABLE", "FAILED", "AVAILABLE"],
     ...                       "images": [10, 1, 12]})
-    >>> trend_chart(trend).axes[0].get_title(loc="left")
+    >>> trend_chart(trend).get_suptitle()
     'Images by status over time'
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
     missing = {"snapshot_date", "imageStatus", "images"} - set(trend.columns)
     if missing:
@@ -202,21 +204,12 @@ def trend_chart(trend: pd.DataFrame, *, title: str | None = None) -> Figure:
     table = data.pivot_table(
         index="date", columns="status", values="images", aggfunc="sum", fill_value=0
     ).sort_index()
-    order = [s for s in STATUS_COLOURS if s in table.columns]
-    order += sorted(s for s in table.columns if s not in STATUS_COLOURS)
-    table = table[order]
+    table = table[status_order(table.columns)]
 
     fig = Figure(figsize=(_FIGURE_WIDTH, 3.8), dpi=_DPI, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    ax.set_title(
-        _label(title or "Images by status over time", 90),
-        loc="left",
-        fontsize=13,
-        fontweight="bold",
-        color=_TEXT_COLOUR,
-        pad=10,
-    )
+    _heading(fig, title or "Images by status over time")
     if table.empty:
         ax.text(
             0.5,
@@ -254,6 +247,7 @@ def trend_chart(trend: pd.DataFrame, *, title: str | None = None) -> Figure:
         ha="right" if len(positions) > 6 else "center",
     )
     ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
+    ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
     ax.set_ylabel("Images", fontsize=10, color=_TEXT_COLOUR)
     ax.set_xlabel("Snapshot date", fontsize=10, color=_TEXT_COLOUR)
     handles, names = ax.get_legend_handles_labels()
@@ -272,10 +266,23 @@ def trend_chart(trend: pd.DataFrame, *, title: str | None = None) -> Figure:
     return fig
 
 
+def status_order(statuses: Iterable[str]) -> list[str]:
+    """Statuses in the order charts stack and list them: healthy first, as
+    :data:`STATUS_COLOURS` lists them, then unknown ones alphabetically.
+
+    >>> status_order(["FAILED", "NEW", "AVAILABLE"])
+    ['AVAILABLE', 'FAILED', 'NEW']
+    """
+    present = list(dict.fromkeys(statuses))
+    return [s for s in STATUS_COLOURS if s in present] + sorted(
+        s for s in present if s not in STATUS_COLOURS
+    )
+
+
 def save_charts(
     figures: Mapping[str, Figure],
     directory: str | os.PathLike[str],
-    format: Literal["png", "svg"] = "png",
+    format: str = "png",
 ) -> list[Path]:
     """Write each figure as ``images_<key>.<format>`` (``images_by_category.png``, ...) into
     ``directory`` (created), each file atomically. Returns the paths in the order given.
@@ -300,9 +307,7 @@ def save_charts(
     return paths
 
 
-def figure_bytes(
-    figure: Figure, *, format: Literal["png", "svg"] = "png", dpi: int = _DPI
-) -> bytes:
+def figure_bytes(figure: Figure, *, format: str = "png", dpi: int = _DPI) -> bytes:
     """The figure encoded as PNG or SVG (no timestamps inside, so the bytes are repeatable).
 
     >>> from imgframe.frame import frame_from_records
@@ -310,6 +315,8 @@ def figure_bytes(
     >>> figure_bytes(summary_chart(df, "category"))[:8]
     b'\\x89PNG\\r\\n\\x1a\\n'
     """
+    if format not in ("png", "svg"):
+        raise InvalidArgument(f"format must be png or svg, not {format!r}")
     buffer = io.BytesIO()
     metadata: dict[str, str | None] = (
         {"Software": None} if format == "png" else {"Date": None, "Creator": None}
@@ -339,6 +346,13 @@ def _date_label(value: object) -> str:
     if isinstance(value, pd.Timestamp):
         return value.strftime("%Y-%m-%d")
     return display_text(value)
+
+
+def _heading(fig: Figure, text: str) -> None:
+    # A figure title at the left edge lines up across charts, whatever their label widths.
+    fig.suptitle(
+        _label(text, 90), x=0.012, ha="left", fontsize=13, fontweight="bold", color=_TEXT_COLOUR
+    )
 
 
 def _tidy(ax: Axes) -> None:

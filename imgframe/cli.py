@@ -428,7 +428,7 @@ def export(settings: Settings, /, **kwargs: Any) -> None:
         write_manifest(
             kwargs["manifest"],
             written,
-            frame=frame,
+            schema=frame,
             request_ids=meta.get("requestIds", []),
             extra={k: v for k, v in meta.items() if k != "requestIds"},
         )
@@ -592,7 +592,7 @@ def snapshot(
     )
     _info(
         settings,
-        f"snapshot {info.snapshot_date.isoformat()}: {info.rows} images in {info.zones} zone(s) "
+        f"snapshot {info.snapshot_date.isoformat()}: {info.rows} images in {len(info.zones)} zone(s) "
         f"-> {info.path}",
     )
 
@@ -649,7 +649,7 @@ def diff(
         from_date=from_date.date() if from_date else None,
         to_date=to_date.date() if to_date else None,
     )
-    click.echo(format_table(result.summary(), fmt))
+    click.echo(format_table(pd.DataFrame([result.summary()]), fmt))
     if not result.changed.empty:
         click.echo("")
         click.echo(format_table(result.changed, fmt))

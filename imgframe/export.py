@@ -87,7 +87,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any
 
 import pandas as pd
 import pyarrow as pa
@@ -128,8 +128,6 @@ FORMATS = ("parquet", "csv", "csv.gz", "jsonl")
 #: The Parquet schema metadata key holding imgframe's JSON document.
 METADATA_KEY = "imgframe"
 
-Mode = Literal["error", "overwrite", "append"]
-TagsMode = Literal["list", "long", "wide"]
 _MODES = ("error", "overwrite", "append")
 _TAGS_MODES = ("list", "long", "wide")
 _COMMON_METADATA = "_common_metadata"
@@ -313,7 +311,7 @@ def write_parquet(
     *,
     metadata: Mapping[str, Any] | None = None,
     partition_by: Sequence[str] | None = None,
-    mode: Mode = "error",
+    mode: str = "error",
 ) -> WrittenFile:
     """Write the frame to one Parquet file, or to a hive-partitioned dataset directory.
 
@@ -342,9 +340,9 @@ def write_parquet(
         document = _merged_document(old_info, _metadata_document(df, metadata, ()))
         # The rows are all in the new file, so these count it, not the sum of two documents.
         document.update(rows=len(df), categories=_categories_of(df))
-        table = _to_arrow(df, document=document)
+        table = _to_arrow(df, target, document=document)
     else:
-        table = _to_arrow(df, document=_metadata_document(df, metadata, ()))
+        table = _to_arrow(df, target, document=_metadata_document(df, metadata, ()))
     with atomic_file(target) as fh:
         _write_parquet_table(table, fh)
     return WrittenFile(target, table.num_rows, _size_on_disk(target), "parquet")
@@ -355,14 +353,15 @@ def _write_parquet_table(table: pa.Table, sink: IO[bytes]) -> None:
     pq.write_table(table, sink, compression="zstd")
 
 
-def _to_arrow(df: pd.DataFrame, *, document: Mapping[str, Any]) -> pa.Table:
+def _to_arrow(df: pd.DataFrame, target: Path, *, document: Mapping[str, Any]) -> pa.Table:
     """The frame as Arrow, categoricals as ``dictionary<int32, string>``, with imgframe's
     metadata document beside pandas' own."""
     _check_columns(df)
     try:
         table = pa.Table.from_pandas(df, preserve_index=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
-        raise ExportError(f"cannot convert the frame to Arrow: {exc}") from None
+    except (pa.ArrowException, TypeError, ValueError) as exc:
+        cause = ValueError(f"the frame cannot be converted to Arrow: {exc}")
+        raise _export_error(target, cause) from exc
     for index, field in enumerate(table.schema):
         if pa.types.is_dictionary(field.type) and field.type != _CATEGORICAL:
             # pandas picks int8 codes and, for all-NA columns, a null dictionary; use the
@@ -533,11 +532,7 @@ def _as_categorical(values: pd.Series, categories: Sequence[str]) -> pd.Series:
 
 def _concat_for_append(old: pd.DataFrame, new: pd.DataFrame, target: Path) -> pd.DataFrame:
     """Old rows then new rows; categoricals get the union of their categories (old first)."""
-    if list(old.columns) != list(new.columns):
-        raise ExportError(
-            f"cannot append to {target}: its columns differ from the frame's "
-            f"(file: {_short_list(old.columns)}; frame: {_short_list(new.columns)})"
-        )
+    _check_same_columns(list(old.columns), list(new.columns), target)
     old = old.copy()
     new = new.copy()
     for name in old.columns:
@@ -552,6 +547,20 @@ def _concat_for_append(old: pd.DataFrame, new: pd.DataFrame, target: Path) -> pd
                 f"but {right} in the frame"
             )
     return pd.concat([old, new], ignore_index=True)
+
+
+def _check_same_columns(old: Sequence[str], new: Sequence[str], target: Path) -> None:
+    """Appending needs the same columns in the same order; say what differs."""
+    if list(old) == list(new):
+        return
+    problems = []
+    if only_old := [n for n in old if n not in new]:
+        problems.append(f"only in the file: {_short_list(only_old)}")
+    if only_new := [n for n in new if n not in old]:
+        problems.append(f"only in the frame: {_short_list(only_new)}")
+    if not problems:
+        problems.append("the columns are in another order")
+    raise ExportError(f"cannot append to {target}: its columns differ ({'; '.join(problems)})")
 
 
 def _short_list(names: Iterable[Any], limit: int = 8) -> str:
@@ -580,7 +589,7 @@ def _write_dataset(
             raise InvalidArgument(f"partition_by: cannot partition on nested column {name!r}")
     if mode == "append" and target.exists():
         return _append_dataset(df, target, partition_by, metadata)
-    table = _to_arrow(df, document=_metadata_document(df, metadata, partition_by))
+    table = _to_arrow(df, target, document=_metadata_document(df, metadata, partition_by))
     staging: Path | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -667,7 +676,7 @@ def _append_dataset(
             f"cannot append to {target}: it is partitioned by {old_info.get('partitionBy')}, "
             f"not {partition_by}"
         )
-    table = _to_arrow(df, document=_metadata_document(df, metadata, partition_by))
+    table = _to_arrow(df, target, document=_metadata_document(df, metadata, partition_by))
     _check_same_schema(old_schema, table.schema, target)
     document = _merged_document(old_info, _metadata_document(df, metadata, partition_by))
     rows = int(document["rows"])
@@ -696,12 +705,11 @@ def _append_dataset(
 
 
 def _check_same_schema(old: pa.Schema, new: pa.Schema, target: Path) -> None:
-    old_fields = [(f.name, f.type) for f in old]
-    new_fields = [(f.name, f.type) for f in new]
-    if old_fields != new_fields:
+    _check_same_columns(old.names, new.names, target)
+    retyped = [f.name for f in new if old.field(f.name).type != f.type]
+    if retyped:
         raise ExportError(
-            f"cannot append to {target}: its schema differs from the frame's "
-            f"(dataset: {_short_list(old.names)}; frame: {_short_list(new.names)})"
+            f"cannot append to {target}: other types in the frame for {_short_list(retyped)}"
         )
 
 
@@ -773,9 +781,9 @@ def write_csv(
     df: pd.DataFrame,
     path: str | os.PathLike[str],
     *,
-    tags: TagsMode = "list",
+    tags: str = "list",
     neutralize_formulas: bool = True,
-    mode: Mode = "error",
+    mode: str = "error",
     compress: bool | None = None,
 ) -> WrittenFile:
     """Write the frame as CSV (gzip-compressed when the name ends in ``.gz`` or ``compress``).
@@ -800,13 +808,9 @@ def write_csv(
     appending = mode == "append" and target.exists()
     rows = table.num_rows
     if appending:
-        existing = _read_csv_strings(target)
-        if existing.column_names != table.column_names:
-            raise ExportError(
-                f"cannot append to {target}: its header differs from the frame's columns "
-                f"(file: {_short_list(existing.column_names)}; "
-                f"frame: {_short_list(table.column_names)})"
-            )
+        # Compare the header as written, before any formula quote is taken off.
+        existing = _read_csv_strings(target, neutralized=False)
+        _check_same_columns(existing.column_names, table.column_names, target)
         rows += existing.num_rows
     with atomic_file(target, copy_existing=appending) as fh:
         if gz:
@@ -988,7 +992,7 @@ def _decode_timestamps(column: pa.Array, name: str) -> pd.api.extensions.Extensi
 
 
 def write_jsonl(
-    df: pd.DataFrame, path: str | os.PathLike[str], *, mode: Mode = "error"
+    df: pd.DataFrame, path: str | os.PathLike[str], *, mode: str = "error"
 ) -> WrittenFile:
     """Write one JSON object per image and line.
 
@@ -1008,11 +1012,8 @@ def write_jsonl(
     rows = len(df)
     if appending:
         keys, existing_rows = _jsonl_shape(target)
-        if keys is not None and keys != list(df.columns):
-            raise ExportError(
-                f"cannot append to {target}: its keys differ from the frame's columns "
-                f"(file: {_short_list(keys)}; frame: {_short_list(df.columns)})"
-            )
+        if keys is not None:
+            _check_same_columns(keys, [str(c) for c in df.columns], target)
         rows += existing_rows
     with atomic_file(target, copy_existing=appending) as fh:
         _write_jsonl_rows(df, fh)
@@ -1147,9 +1148,9 @@ def write_export(
     path: str | os.PathLike[str],
     *,
     format: str | None = None,
-    tags: TagsMode = "list",
+    tags: str = "list",
     partition_by: Sequence[str] | None = None,
-    mode: Mode = "error",
+    mode: str = "error",
     metadata: Mapping[str, Any] | None = None,
     neutralize_formulas: bool = True,
 ) -> WrittenFile:

@@ -186,10 +186,13 @@ def _parse_fast(body: bytes) -> ParsedPage:
         io.BytesIO(body),
         read_options=pj.ReadOptions(use_threads=False, block_size=len(body) + 64),
         parse_options=_PARSE_OPTIONS,
+        memory_pool=pa.system_memory_pool(),
     )
     if table.num_rows != 1:
         raise _NotFastPath
-    response = table.column("response").combine_chunks()
+    column = table.column("response")
+    # One block, so one chunk; combine_chunks would copy it anyway.
+    response = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
     if not response.is_valid()[0].as_py():
         raise _NotFastPath
     data_set = response.field("dataSet")
@@ -358,6 +361,12 @@ def frame_from_tables(
     if len(tables) != len(zone_ids):
         raise InvalidArgument("frame_from_tables: one zone id is needed per table")
     table = to_arrow(tables, zone_ids, fetched_at=fetched_at)
+    # pandas keeps text as large_string, and converting the whole table would copy every text
+    # column at once; one column at a time holds at most one extra column in memory.
+    for i, field in enumerate(table.schema):
+        if pa.types.is_string(field.type):
+            large = table.column(i).cast(pa.large_string())
+            table = table.set_column(i, field.with_type(pa.large_string()), large)
     frame = _to_pandas(table)
     if zones is not None:
         frame = join_zones(frame, zones)
@@ -368,13 +377,19 @@ def to_arrow(
     tables: Sequence[pa.Table], zone_ids: Sequence[str], *, fetched_at: datetime | None = None
 ) -> pa.Table:
     """The frame as an Arrow table (the columns of :data:`IMAGE_SCHEMA` plus extras)."""
-    tables = [_conform(t) for t in tables] or [RECORD_SCHEMA.empty_table()]
-    records = pa.concat_tables(tables, promote_options="permissive").combine_chunks()
+    given = _take(tables)
+    tables = [_conform(t) for t in given] or [RECORD_SCHEMA.empty_table()]
+    del given
+    lengths = np.fromiter((t.num_rows for t in tables), dtype=np.int64, count=len(tables))
+    # No copy yet: one chunk per table. Each column is then copied into one array and
+    # converted on its own, and its chunks dropped, so only one column is ever held twice
+    # (when the tables were handed over; see handed_over).
+    records = pa.concat_tables(tables, promote_options="permissive")
+    del tables
     n = records.num_rows
 
     zone_dictionary = pa.array(list(dict.fromkeys(zone_ids)), type=pa.string())
     position = {z: i for i, z in enumerate(zone_dictionary.to_pylist())}
-    lengths = np.fromiter((t.num_rows for t in tables), dtype=np.int64, count=len(tables))
     codes = np.fromiter((position[z] for z in zone_ids), dtype=np.int32, count=len(zone_ids))
     zone_column = pa.DictionaryArray.from_arrays(
         pa.array(np.repeat(codes, lengths) if len(zone_ids) else np.empty(0, np.int32)),
@@ -387,6 +402,7 @@ def to_arrow(
     columns: dict[str, pa.Array] = {"zoneId": zone_column}
     for name in IMAGE_FIELDS:
         column = records.column(name).combine_chunks()
+        records = records.drop_columns(name)
         if name == "imageSize":
             column = _parse_sizes(column)
         elif name == "tags":
@@ -394,11 +410,36 @@ def to_arrow(
         elif name in CATEGORICAL_COLUMNS:
             column = column.dictionary_encode().cast(pa.dictionary(pa.int32(), pa.string()))
         columns[name] = column
-    for name in records.column_names:
+    for name in records.column_names:  # fields the API added later
         if name not in columns:
             columns[name] = records.column(name).combine_chunks()
     columns["fetchedAt"] = fetched
     return pa.table(columns)
+
+
+class _HandedOver(list[pa.Table]):
+    """Record tables their caller gives up (see :func:`handed_over`)."""
+
+
+def handed_over(tables: list[pa.Table]) -> list[pa.Table]:
+    """Give ``tables`` to :func:`frame_from_tables` / :func:`to_arrow` for good: ``tables`` is
+    emptied, and the frame is built dropping each column's chunks once it is copied, so each
+    page's memory is freed on the way rather than held until the end (peak about one frame
+    less). Only for a caller that keeps no other reference to the tables.
+    """
+    given = _HandedOver(tables)
+    tables.clear()
+    return given
+
+
+def _take(tables: Sequence[pa.Table]) -> list[pa.Table]:
+    """The tables as a list of our own; a handed-over list is emptied, so we hold the only
+    references."""
+    if isinstance(tables, _HandedOver):
+        taken = list(tables)
+        tables.clear()
+        return taken
+    return list(tables)
 
 
 def _conform(table: pa.Table) -> pa.Table:
@@ -419,6 +460,8 @@ def _conform(table: pa.Table) -> pa.Table:
 
 def _parse_sizes(column: pa.Array) -> pa.Array:
     """imageSize is a string of whole GiB ("20"); anything else becomes NA, and is counted."""
+    if _plain_whole_numbers(column):
+        return column.cast(pa.int64())  # the usual case, a tenth of the general path's time
     text = pc.utf8_trim_whitespace(column)
     whole = pc.match_substring_regex(text, r"^[0-9]{1,18}(\.0+)?$")
     bad = pc.sum(pc.and_(pc.is_valid(text), pc.invert(whole))).as_py() or 0
@@ -432,9 +475,25 @@ def _parse_sizes(column: pa.Array) -> pa.Array:
     return pc.if_else(whole, digits, pa.scalar(None, pa.string())).cast(pa.int64())
 
 
-def _empty_if_null(column: pa.Array) -> pa.Array:
+def _plain_whole_numbers(column: pa.Array) -> bool:
+    """True when every value is null or 1..18 ASCII digits, which a cast reads exactly as the
+    general path of :func:`_parse_sizes` would (no whitespace, no ".0", nothing unreadable)."""
+    if column.null_count == len(column):
+        return True
+    digits = pc.all(pc.ascii_is_decimal(column)).as_py()
+    return bool(digits) and pc.max(pc.binary_length(column)).as_py() <= 18
+
+
+def _empty_if_null(column: pa.ListArray) -> pa.Array:
     if column.null_count == 0:
         return column
+    # A null list almost always spans no values: then the same offsets without the validity
+    # bitmap turn it into [] and no value is copied (if_else copies the whole column).
+    offsets = column.offsets
+    spans = np.diff(offsets.to_numpy())
+    nulls = column.is_null().to_numpy(zero_copy_only=False)
+    if not spans[nulls].any():
+        return pa.ListArray.from_arrays(offsets, column.values, type=column.type)
     return pc.if_else(pc.is_null(column), pa.scalar([], column.type), column)
 
 
@@ -463,10 +522,20 @@ def join_zones(frame: pd.DataFrame, zones: pd.DataFrame) -> pd.DataFrame:
     if not wanted:
         return frame
     lookup = zones.drop_duplicates("zoneId").set_index("zoneId")[wanted]
-    keys = frame["zoneId"].astype("string[pyarrow]")
-    joined = lookup.reindex(keys.to_numpy())
+    zone = frame["zoneId"]
     position = list(frame.columns).index("zoneId") + 1
     out = frame.copy(deep=False)
+    if isinstance(zone.dtype, pd.CategoricalDtype):
+        # Look each zone up once, then spread by the codes: no per-row strings.
+        per_zone = lookup.reindex(np.asarray(zone.cat.categories, dtype=object))
+        codes = zone.cat.codes.to_numpy()
+        for offset, name in enumerate(wanted):
+            values = per_zone[name].array.take(codes, allow_fill=True)
+            column = pd.Series(values, index=out.index).astype(zones[name].dtype)
+            out.insert(position + offset, name, column, allow_duplicates=False)
+        return out
+    keys = zone.astype("string[pyarrow]")
+    joined = lookup.reindex(keys.to_numpy())
     for offset, name in enumerate(wanted):
         out.insert(position + offset, name, joined[name].to_numpy(), allow_duplicates=False)
         out[name] = out[name].astype(zones[name].dtype)
@@ -534,10 +603,8 @@ def normalize_pages(
             raise InvalidArgument("normalize_pages: zone_id is needed for pages given as bytes")
         else:
             raw.append(RawPage(zone_id=zone_id, page_num=len(raw) + 1, body=bytes(page)))
-    parsed = parse_pages([p.body for p in raw])
-    return frame_from_tables(
-        [p.records for p in parsed], [p.zone_id for p in raw], fetched_at=fetched_at
-    )
+    tables = handed_over([p.records for p in parse_pages([p.body for p in raw])])
+    return frame_from_tables(tables, [p.zone_id for p in raw], fetched_at=fetched_at)
 
 
 def save_pages(pages: Iterable[RawPage], directory: str | os.PathLike[str]) -> list[Path]:

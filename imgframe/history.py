@@ -23,12 +23,17 @@ in pyarrow ``pyarrow.dataset.dataset("store", partitioning="hive")``, and in Spa
 
 Writing a day again replaces that day: the new day is written under ``store/.tmp-<uuid>/``,
 then the old day directory is moved into ``store/.trash-<uuid>/``, the new one is moved into
-place and the old one deleted. If the move fails the old day is put back, so a reader sees the
-old day or the new day, never half of one and never both. Work directories start with a dot and
+place and the old one deleted. If the move fails the old day is put back. A reader sees the
+old day or the new day (or, for the instant between the two moves, neither), never half of one
+and never both. Work directories start with a dot and
 hold the day one level deeper than live days, so neither pyarrow (which skips dot names) nor a
 ``*/*/*.parquet`` glob (DuckDB's glob does not skip them) ever reads them. A process killed
 between the two moves leaves the day in ``.trash-*``; the next :func:`write_snapshot` on the
 store puts it back. One writer per store at a time: writes are not locked against each other.
+
+:func:`read_snapshots` gives the frame's columns in the frame's dtypes, after a
+``snapshot_date`` column of ``date32[pyarrow]`` (values are :class:`datetime.date`, so
+``df[df.snapshot_date == date(2025, 6, 1)]`` works) and followed by ``snapshotAt``.
 
 Diffs (:func:`diff_snapshots`, :func:`diff_store`) key images by ``(zoneId, imageId)`` and
 compare values, not objects: ``tags`` as a set of (key, value) pairs (a missing ``tags`` is
@@ -152,13 +157,12 @@ def write_snapshot(
         raise ExportError(f"cannot create the snapshot store {root}: {exc}") from exc
     if not root.is_dir():
         raise ExportError(f"the snapshot store {root} is not a directory")
-    _recover(root)
-
     token = uuid.uuid4().hex
     staging = root / f".tmp-{token}"
     day_name = f"{_DAY_PREFIX}{day.isoformat()}"
     zones: list[str] = []
     try:
+        _recover(root)
         new_day = staging / day_name
         new_day.mkdir(parents=True)
         for zone, positions in groups:
@@ -169,7 +173,7 @@ def write_snapshot(
             zones.append(str(zone))
         _fsync_dir(new_day)
         _swap_in(root, new_day, day_name, token)
-    except OSError as exc:
+    except (OSError, *_ARROW_ERRORS) as exc:
         raise ExportError(f"cannot write the snapshot of {day} to {root}: {exc}") from exc
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -302,6 +306,7 @@ def _swap_in(root: Path, new_day: Path, day_name: str, token: str) -> None:
         os.rename(new_day, live)
     except BaseException:
         os.rename(aside, live)  # the old day goes back: never leave the date without data
+        trash.rmdir()
         raise
     _fsync_dir(root)
     shutil.rmtree(trash, ignore_errors=True)
@@ -485,15 +490,30 @@ def _to_frame(table: pa.Table, columns: Sequence[str] | None) -> pd.DataFrame:
             array = pa.nulls(table.num_rows, known)
             if name == "tags":  # the frame never has NA tags, only empty lists
                 array = pc.if_else(pc.is_null(array), pa.scalar([], known), array)
-        if name in CATEGORICAL_COLUMNS:
-            if pa.types.is_dictionary(array.type):
-                array = _decoded(array)
-            array = array.cast(pa.string()).dictionary_encode().cast(_DICTIONARY)
-        elif known is not None and array.type != known:
-            array = array.cast(known)
+        try:
+            array = _as_frame_type(name, array)
+        except _ARROW_ERRORS as exc:
+            raise DataError(
+                f"snapshot column {name!r} cannot be read as the frame's: {exc}"
+            ) from exc
         arrays.append(array)
     table = pa.Table.from_arrays(arrays, names=order)
     return cast(pd.DataFrame, table.to_pandas(types_mapper=_pandas_dtype))
+
+
+def _as_frame_type(name: str, array: pa.Array) -> pa.Array:
+    if name in CATEGORICAL_COLUMNS:
+        # Re-encoded over the rows read: categories are the values present, in order of
+        # appearance, as in a fresh frame (each file's dictionary holds its whole frame's).
+        if pa.types.is_dictionary(array.type):
+            array = _decoded(array)
+        return array.cast(pa.string()).dictionary_encode().cast(_DICTIONARY)
+    known = _KNOWN_TYPES.get(name)
+    if known is None:
+        return array
+    # Parquet names list items "element", the frame "item": Arrow's type equality ignores the
+    # name, pandas' dtype repr does not.
+    return array.cast(known)
 
 
 def _pandas_dtype(arrow_type: pa.DataType) -> Any:
@@ -559,6 +579,33 @@ class SnapshotDiff:
         counts = self.changed["field"].value_counts(sort=True)
         counts.name = "images"
         return counts
+
+    def as_dict(self) -> dict[str, pd.DataFrame]:
+        """``{"added": ..., "removed": ..., "changed": ...}``, the ``changes`` a report takes."""
+        return {"added": self.added, "removed": self.removed, "changed": self.changed}
+
+    def long_frame(self) -> pd.DataFrame:
+        """Every change in one frame, for export: the key, ``change`` (``added``, ``removed``
+        or ``changed``), then ``field``, ``old`` and ``new`` (NA for added and removed images).
+
+        >>> from imgframe.frame import frame_from_records
+        >>> old = frame_from_records([{"imageId": "a"}, {"imageId": "b"}], zone_id="z")
+        >>> new = frame_from_records([{"imageId": "b", "imageName": "x"}], zone_id="z")
+        >>> diff_snapshots(old, new).long_frame().astype(object).values.tolist()
+        [['z', 'a', 'removed', <NA>, <NA>, <NA>], ['z', 'b', 'changed', 'imageName', <NA>, 'x']]
+        """
+        parts = []
+        for change, rows in (("added", self.added), ("removed", self.removed)):
+            part = pd.DataFrame({k: rows[k].astype(_STRING).array for k in self.key})
+            part["change"] = change
+            parts.append(part)
+        changed = self.changed.copy()
+        changed.insert(len(self.key), "change", "changed")
+        parts.append(changed)
+        out = pd.concat(parts, ignore_index=True)
+        for name in ("change", "field", "old", "new"):
+            out[name] = out[name].astype(_STRING)
+        return out[[*self.key, "change", "field", "old", "new"]]
 
 
 def diff_snapshots(
@@ -641,23 +688,34 @@ def _match_keys(
     old: pd.DataFrame, new: pd.DataFrame, key: tuple[str, ...]
 ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """Row positions of images in both (old, new, aligned), only in old, only in new."""
-    # Keys as plain strings: categoricals with different categories on each side would
-    # otherwise merge as objects, slowly, or not match at all.
-    left = pd.DataFrame({k: old[k].astype(_STRING).array for k in key})
-    right = pd.DataFrame({k: new[k].astype(_STRING).array for k in key})
-    left["__old_row__"] = np.arange(len(old))
-    right["__new_row__"] = np.arange(len(new))
-    merged = left.merge(right, on=list(key), how="outer", sort=False)
-    old_row = merged["__old_row__"].to_numpy(dtype="float64", na_value=np.nan)
-    new_row = merged["__new_row__"].to_numpy(dtype="float64", na_value=np.nan)
-    both = ~np.isnan(old_row) & ~np.isnan(new_row)
+    # Arrow's hash join on the keys as plain strings: about 3x faster than pandas' merge at
+    # 100k rows, and categoricals with different categories on each side match by value.
+    # Like SQL, an NA key matches nothing: such an image shows as removed and added.
+    left = pa.table({**_key_arrays(old, key, "old"), "__old_row__": np.arange(len(old))})
+    right = pa.table({**_key_arrays(new, key, "new"), "__new_row__": np.arange(len(new))})
+    joined = left.join(right, keys=list(key), join_type="full outer")
+    old_row = joined["__old_row__"].fill_null(-1).to_numpy()
+    new_row = joined["__new_row__"].fill_null(-1).to_numpy()
+    both = (old_row >= 0) & (new_row >= 0)
     order = np.argsort(new_row[both], kind="stable")
     return (
-        old_row[both][order].astype(np.int64),
-        new_row[both][order].astype(np.int64),
-        np.sort(old_row[np.isnan(new_row)].astype(np.int64)),
-        np.sort(new_row[np.isnan(old_row)].astype(np.int64)),
+        old_row[both][order],
+        new_row[both][order],
+        np.sort(old_row[new_row < 0]),
+        np.sort(new_row[old_row < 0]),
     )
+
+
+def _key_arrays(frame: pd.DataFrame, key: tuple[str, ...], side: str) -> dict[str, pa.Array]:
+    arrays = {}
+    for name in key:
+        try:
+            arrays[name] = _arrow(frame[name]).cast(pa.string())
+        except _ARROW_ERRORS as exc:
+            raise InvalidArgument(
+                f"diff_snapshots: key column {name!r} of the {side} frame is not text: {exc}"
+            ) from exc
+    return arrays
 
 
 def _aligned(
@@ -701,48 +759,67 @@ def _differs(before: pa.Array, after: pa.Array, name: str) -> np.ndarray[Any, An
     kind = before.type
     if pa.types.is_list(kind) or pa.types.is_large_list(kind):
         try:
-            before = _set_text(before, null_is_empty=name == "tags")
-            after = _set_text(after, null_is_empty=name == "tags")
-        except _ARROW_ERRORS:
-            before, after = _json_text(before), _json_text(after)
-    elif pa.types.is_nested(kind):
-        before, after = _json_text(before), _json_text(after)
+            return _lists_differ(before, after, null_is_empty=name == "tags")
+        except _ARROW_ERRORS:  # items Arrow cannot turn into text (lists of lists...)
+            return _unequal(_json_text(before), _json_text(after))
+    if pa.types.is_nested(kind):
+        return _unequal(_json_text(before), _json_text(after))
     try:
-        equal = pc.equal(before, after)
+        return _unequal(before, after)
     except _ARROW_ERRORS:
-        before, after = _json_text(before), _json_text(after)
-        equal = pc.equal(before, after)
+        return _unequal(_json_text(before), _json_text(after))
+
+
+def _unequal(before: pa.Array, after: pa.Array) -> np.ndarray[Any, Any]:
     floating = pa.types.is_floating(before.type)
     both_missing = pc.and_(
         pc.is_null(before, nan_is_null=floating), pc.is_null(after, nan_is_null=floating)
     )
-    same = pc.or_(equal.fill_null(False), both_missing)
-    return np.asarray(pc.invert(same).to_numpy(zero_copy_only=False), dtype=bool)
+    same = pc.or_(pc.equal(before, after).fill_null(False), both_missing)
+    return np.array(pc.invert(same).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _set_text(lists: pa.Array, *, null_is_empty: bool) -> pa.Array:
-    """Each list as one string that ignores item order and repeats: its distinct items'
-    self-delimiting encodings, sorted and concatenated. A null list stays null unless
-    ``null_is_empty``."""
+def _lists_differ(
+    before: pa.Array, after: pa.Array, *, null_is_empty: bool
+) -> np.ndarray[Any, Any]:
+    # Lists equal item for item are equal as sets too, and that check needs no sorting; only
+    # the (usually few) lists that differ as written are compared as sets.
+    differ = _unequal(
+        _list_text(before, as_set=False, null_is_empty=null_is_empty),
+        _list_text(after, as_set=False, null_is_empty=null_is_empty),
+    )
+    rows = np.flatnonzero(differ)
+    if len(rows):
+        picked = pa.array(rows)
+        differ[rows] = _unequal(
+            _list_text(before.take(picked), as_set=True, null_is_empty=null_is_empty),
+            _list_text(after.take(picked), as_set=True, null_is_empty=null_is_empty),
+        )
+    return differ
+
+
+def _list_text(lists: pa.Array, *, as_set: bool, null_is_empty: bool) -> pa.Array:
+    """Each list as one string: its items' self-delimiting encodings, concatenated, as
+    written or (``as_set``) distinct and sorted, so that order and repeats do not count.
+    A null list stays null unless ``null_is_empty``."""
     if null_is_empty and lists.null_count:
         lists = pc.if_else(pc.is_null(lists), pa.scalar([], lists.type), lists)
-    parents = pc.list_parent_indices(lists)
     items = _item_text(pc.list_flatten(lists))
-    distinct = (
-        pa.table({"parent": parents, "item": items})
-        .group_by(["parent", "item"], use_threads=False)
-        .aggregate([])
-        .sort_by([("parent", "ascending"), ("item", "ascending")])
-    )
-    counts = np.bincount(distinct["parent"].to_numpy(), minlength=len(lists))
+    if as_set:
+        distinct = (
+            pa.table({"parent": pc.list_parent_indices(lists), "item": items})
+            .group_by(["parent", "item"], use_threads=False)
+            .aggregate([])
+            .sort_by([("parent", "ascending"), ("item", "ascending")])
+        )
+        counts = np.bincount(distinct["parent"].to_numpy(), minlength=len(lists))
+        items = distinct["item"].combine_chunks()
+    else:
+        counts = pc.list_value_length(lists).fill_null(0).to_numpy()
     offsets = np.zeros(len(lists) + 1, dtype=np.int32)
     np.cumsum(counts, out=offsets[1:])
-    canonical = pa.ListArray.from_arrays(
-        pa.array(offsets),
-        distinct["item"].combine_chunks().cast(pa.string()),
-        mask=pc.is_null(lists),
-    )
-    return pc.binary_join(canonical, "")
+    joined = pa.ListArray.from_arrays(pa.array(offsets), items, mask=pc.is_null(lists))
+    return pc.binary_join(joined, "")
 
 
 def _item_text(items: pa.Array) -> pa.Array:
@@ -902,6 +979,8 @@ def status_trend(store_or_frame: StorePath | pd.DataFrame) -> pd.DataFrame:
     tally: dict[tuple[date, str | None], int] = {}
     for index, n in counts.items():
         day, status = cast(tuple[Any, Any], index)
+        if pd.isna(day):
+            continue
         cell = (_as_date(day, "snapshot_date"), None if pd.isna(status) else str(status))
         tally[cell] = tally.get(cell, 0) + int(n)
     days = sorted({*dates, *(d for d, _ in tally)})

@@ -24,7 +24,8 @@ from __future__ import annotations
 import base64
 import html
 import os
-from collections.abc import Callable, Mapping, Sequence
+import struct
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ._version import __version__
+from .charts import figure_bytes, status_order, summary_charts, trend_chart
 from .errors import InvalidArgument
 from .export import atomic_file
 from .summary import NONE_LABEL, display_text, headline, markdown_cell, summarize
@@ -54,6 +56,8 @@ HTML_NAME = "inventory-report.html"
 MARKDOWN_NAME = "inventory-report.md"
 DEFAULT_TITLE = "Zenlayer image inventory"
 
+# Finding and change lists longer than this start folded.
+_OPEN_ROWS = 20
 # Longest cell text shown in a table (names, descriptions), in characters.
 _CELL_CHARS = 120
 _IMAGE_COLUMNS = (
@@ -76,6 +80,15 @@ _COUNT_TABLES = (
     ("imageStatus", "By status"),
     ("zoneId", "By zone"),
 )
+# Identifiers and enum values read best unbroken; names and tags wrap.
+_CELL_CLASSES = {
+    "imageId": ' class="id"',
+    "imageName": ' class="name"',
+    "tags": ' class="tags"',
+    **dict.fromkeys(
+        ("zoneId", "imageType", "imageSource", "category", "osType", "imageStatus"), ' class="key"'
+    ),
+}
 _HEADERS = {
     "zoneId": "Zone",
     "imageId": "Image ID",
@@ -183,7 +196,11 @@ def _missing_keys(df: pd.DataFrame, keys: Sequence[str]) -> pd.Series:
     tags = df["tags"] if "tags" in df.columns else pd.Series([[]] * len(df), index=df.index)
     out = []
     for image_tags in tags:
-        present = {t.get("key") for t in image_tags} if isinstance(image_tags, list) else set()
+        present = (
+            {t.get("key") for t in image_tags if isinstance(t, dict)}
+            if isinstance(image_tags, list)
+            else set()
+        )
         out.append(", ".join(k for k in keys if k not in present))
     return pd.Series(out, index=df.index, dtype="object")
 
@@ -268,6 +285,7 @@ def _trend_table(trend: pd.DataFrame) -> pd.DataFrame:
     table = data.pivot_table(
         index="snapshot_date", columns="status", values="images", aggfunc="sum", fill_value=0
     ).sort_index()
+    table = table[status_order(table.columns)]  # the chart's order, left to right
     table.columns = [str(c) for c in table.columns]
     return table.reset_index()
 
@@ -302,17 +320,19 @@ _CSS = """
 * { box-sizing: border-box; }
 body { margin: 0; background: #edf2f7; color: var(--ink);
        font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, "DejaVu Sans", sans-serif; }
-main { max-width: 1120px; margin: 0 auto; padding: 28px 32px 48px; background: #fff;
+main { max-width: 1240px; margin: 0 auto; padding: 28px 32px 48px; background: #fff;
        min-height: 100vh; }
 h1 { font-size: 28px; margin: 0 0 4px; }
-h2 { font-size: 21px; margin: 36px 0 12px; padding-bottom: 6px; border-bottom: 2px solid var(--line); }
+h2 { font-size: 21px; margin: 36px 0 12px; padding-bottom: 6px;
+     border-bottom: 2px solid var(--line); }
 h3 { font-size: 16px; margin: 20px 0 8px; }
 p.meta { color: var(--muted); margin: 0 0 8px; }
 nav { margin: 12px 0 4px; font-size: 14px; }
 nav a { color: var(--blue); margin-right: 14px; text-decoration: none; }
 .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(130px, 1fr)); gap: 12px;
          margin: 20px 0 8px; }
-.card { border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px; background: var(--soft); }
+.card { border: 1px solid var(--line); border-radius: 8px; padding: 12px 14px;
+        background: var(--soft); }
 .card .value { font-size: 26px; font-weight: 700; font-variant-numeric: tabular-nums; }
 .card .label { color: var(--muted); font-size: 13px; }
 .card.bad .value { color: var(--red); }
@@ -321,11 +341,14 @@ figure img { display: block; max-width: 100%; height: auto; border: 1px solid va
              border-radius: 6px; }
 .grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 8px 28px; }
 table { border-collapse: collapse; width: 100%; font-size: 13.5px; margin: 4px 0 8px; }
-th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line);
+th, td { text-align: left; padding: 5px 7px; border-bottom: 1px solid var(--line);
          vertical-align: top; overflow-wrap: anywhere; unicode-bidi: isolate; }
 th { background: var(--soft); font-weight: 600; white-space: nowrap; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.id { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12.5px; }
+td.key { white-space: nowrap; }
+td.name, td.tags { min-width: 11em; }
+td.id { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 12.5px;
+        white-space: nowrap; }
 tbody tr:nth-child(even) { background: #fbfcfd; }
 .finding { border-left: 4px solid var(--green); padding: 2px 0 2px 14px; margin: 16px 0; }
 .finding.warn { border-left-color: var(--amber); }
@@ -334,6 +357,7 @@ tbody tr:nth-child(even) { background: #fbfcfd; }
          background: var(--green); color: #fff; font-size: 13px; text-align: center; }
 .warn .count { background: var(--amber); }
 .note { color: var(--muted); font-size: 13px; font-style: italic; }
+details summary { cursor: pointer; color: var(--blue); margin: 4px 0 8px; }
 footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
 """
 
@@ -355,8 +379,6 @@ def build_report_html(
     >>> "&lt;b&gt;x&lt;/b&gt;" in page and "<b>x</b>" not in page and "<script" not in page
     True
     """
-    from .charts import figure_bytes, summary_charts, trend_chart
-
     _check_max_rows(max_rows)
     trend = _check_trend(trend)
     change_sections = _change_sections(changes)
@@ -392,7 +414,7 @@ def build_report_html(
 
     emit('<section id="charts"><h2>Charts</h2>')
     for key, figure in summary_charts(df).items():
-        emit(_img(figure, figure_bytes, alt=_chart_alt(key)))
+        emit(_img(figure, alt=_chart_alt(key)))
     emit("</section>")
 
     emit('<section id="counts"><h2>Counts</h2><div class="grid">')
@@ -418,7 +440,7 @@ def build_report_html(
                 + "</p>"
             )
         if count:
-            emit(_html_table(finding.images[columns], max_rows))
+            emit(_collapsible(finding.images[columns], max_rows))
         else:
             emit('<p class="note">None found.</p>')
         emit("</div>")
@@ -434,7 +456,7 @@ def build_report_html(
         for _, name, frame in change_sections:
             emit(f"<h3>{name} ({len(frame):,})</h3>")
             if len(frame):
-                emit(_html_table(frame, max_rows))
+                emit(_collapsible(frame, max_rows))
             else:
                 emit('<p class="note">None.</p>')
         emit("</section>")
@@ -442,7 +464,7 @@ def build_report_html(
     if trend is not None:
         emit('<section id="trend"><h2>Trend</h2>')
         if len(trend):
-            emit(_img(trend_chart(trend), figure_bytes, alt="Images by status over time"))
+            emit(_img(trend_chart(trend), alt="Images by status over time"))
             emit(_html_table(_trend_table(trend), max_rows))
         else:
             emit('<p class="note">No snapshots yet.</p>')
@@ -467,13 +489,24 @@ def _chart_alt(key: str) -> str:
     return f"Bar chart of images by {nice}"
 
 
-def _img(figure: Figure, encode: Callable[..., bytes], *, alt: str) -> str:
-    width, height = (round(v * figure.dpi) for v in figure.get_size_inches())
-    data = base64.b64encode(encode(figure, format="png")).decode("ascii")
+def _img(figure: Figure, *, alt: str) -> str:
+    png = figure_bytes(figure, format="png")
+    # The pixel size from the PNG header (IHDR), so the page reserves exactly its space.
+    width, height = struct.unpack(">II", png[16:24])
+    data = base64.b64encode(png).decode("ascii")
     return (
         f'<figure><img alt="{_h(alt)}" width="{width}" height="{height}" '
         f'src="data:image/png;base64,{data}"></figure>'
     )
+
+
+def _collapsible(frame: pd.DataFrame, max_rows: int) -> str:
+    """A table that starts folded when it is long, so the findings stay readable at a glance
+    (``<details>`` needs no script)."""
+    table = _html_table(frame, max_rows)
+    if len(frame) <= _OPEN_ROWS:
+        return table
+    return f"<details><summary>Show {len(frame):,} images</summary>{table}</details>"
 
 
 def _html_table(frame: pd.DataFrame, max_rows: int) -> str:
@@ -489,7 +522,7 @@ def _html_table(frame: pd.DataFrame, max_rows: int) -> str:
             if num:
                 cells.append(f'<td class="num">{_number(value)}</td>')
             else:
-                css = ' class="id"' if column == "imageId" else ""
+                css = _CELL_CLASSES.get(str(column), "")
                 cells.append(f"<td{css}>{_h(_clip(value))}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     more = len(frame) - min(len(frame), max_rows)

@@ -17,7 +17,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,7 +38,6 @@ __all__ = [
 #: The group label of rows whose key is missing.
 NONE_LABEL = "(none)"
 
-TableFormat = Literal["table", "csv", "json", "markdown"]
 _FORMATS = ("table", "csv", "json", "markdown")
 
 # ESC-introduced sequences: CSI (colours, cursor moves), OSC (titles, hyperlinks; ended by
@@ -219,9 +218,7 @@ def headline(df: pd.DataFrame) -> dict[str, int]:
 # Rendering
 
 
-def format_table(
-    summary_df: pd.DataFrame, fmt: TableFormat = "table", *, max_width: int = 60
-) -> str:
+def format_table(summary_df: pd.DataFrame, fmt: str = "table", *, max_width: int = 60) -> str:
     """Render a small frame (a :func:`summarize` result, a zone list...) as text.
 
     ``table``: aligned columns for a terminal, numbers right-aligned, cells cut to

@@ -23,7 +23,6 @@ consistent snapshot without holding the lock.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import datetime as dt
 import gc
 import hashlib
@@ -32,16 +31,35 @@ import random
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from json.encoder import encode_basestring as _quote
 from typing import Any, Literal
 
 from imgframe.sandbox import data
 from imgframe.sandbox.filters import FILTER_FIELDS, ImageFilter, parse_filter
+from imgframe.sandbox.image import (
+    BLOB,
+    CATEGORY,
+    DESCRIPTION,
+    ID,
+    MIN_DISK,
+    NAME,
+    NIC,
+    OS_TYPE,
+    SIZE,
+    SOURCE,
+    STATUS,
+    TAGS,
+    TYPE,
+    VERSION,
+    Image,
+    Tags,
+    decode_tags,
+    encode_tags,
+    replace_fields,
+)
 
 TagsShape = Literal["wrapper", "list", "mixed"]
 TAGS_SHAPES: tuple[TagsShape, ...] = ("wrapper", "list", "mixed")
-Tags = tuple[tuple[str, str], ...]
 
 PUBLIC_IMAGE = "PUBLIC_IMAGE"
 CUSTOM_IMAGE = "CUSTOM_IMAGE"
@@ -62,30 +80,11 @@ _DAILY_RENAME = 0.002
 _DAILY_RETAG = 0.005
 
 
-@dataclass(slots=True)
-class Image:
-    """One image as the catalog holds it; ``blob`` is its served JSON."""
-
-    image_id: str
-    name: str
-    image_type: str
-    source: str
-    size: str | None
-    min_disk: int | None  # None: the field is absent from the record
-    description: str | None
-    version: str
-    status: str
-    nic: tuple[str, ...]
-    category: str
-    os_type: str
-    tags: Tags | None  # None: null; (): an empty tag list
-    blob: bytes = b""
-
-
 @contextlib.contextmanager
 def _no_gc() -> Iterator[None]:
     """Pause the cyclic GC: building a million objects otherwise triggers collections that
-    rescan everything built so far, a third of the build time."""
+    rescan everything built so far, a third of the build time. One young collection at the
+    end untracks the new image tuples, so that cost is paid here, not by a later request."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -93,6 +92,7 @@ def _no_gc() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+            gc.collect(0)
 
 
 def _date_str(day: dt.date) -> str:
@@ -108,25 +108,25 @@ class _Serializer:
     def __init__(self, shape: TagsShape) -> None:
         self.shape = shape
         self._heads: dict[tuple[str, str], str] = {}
-        self._middles: dict[tuple[str, str, tuple[str, ...], str, str], str] = {}
-        self._tags: dict[tuple[Tags, bool], str] = {}
+        self._middles: dict[tuple[str, str, str, str, str], str] = {}
+        self._tags: dict[tuple[str, bool], str] = {}
 
     def __call__(self, im: Image) -> bytes:
-        key = (im.image_type, im.source)
+        key = (im[TYPE], im[SOURCE])
         head = self._heads.get(key)
         if head is None:
             head = self._heads[key] = (
-                f',"imageType":{_quote(im.image_type)},"imageSource":{_quote(im.source)}'
+                f',"imageType":{_quote(key[0])},"imageSource":{_quote(key[1])}'
             )
         return self.assemble(
-            im.image_id,
-            im.name,
+            im[ID],
+            im[NAME],
             head,
-            im.size,
-            im.min_disk,
-            im.description,
-            self.middle(im.version, im.status, im.nic, im.category, im.os_type),
-            self.tags_json(im.tags, im.image_id),
+            im[SIZE],
+            im[MIN_DISK],
+            im[DESCRIPTION],
+            self.middle(im[VERSION], im[STATUS], im[NIC], im[CATEGORY], im[OS_TYPE]),
+            self.tags_json(im[TAGS], im[ID]),
         )
 
     @staticmethod
@@ -150,22 +150,20 @@ class _Serializer:
             f'"tags":{tags}}}'
         ).encode()
 
-    def middle(
-        self, version: str, status: str, nic: tuple[str, ...], category: str, os_type: str
-    ) -> str:
+    def middle(self, version: str, status: str, nic: str, category: str, os_type: str) -> str:
         """The fragment from ``imageVersion`` to ``osType`` (few distinct values)."""
         key = (version, status, nic, category, os_type)
         text = self._middles.get(key)
         if text is None:
             text = self._middles[key] = (
                 f',"imageVersion":{_quote(version)},"imageStatus":{_quote(status)},'
-                f'"nicNetworkType":{_dumps(list(nic))},"category":{_quote(category)},'
+                f'"nicNetworkType":{_dumps(nic.split(","))},"category":{_quote(category)},'
                 f'"osType":{_quote(os_type)}'
             )
         return text
 
-    def tags_json(self, tags: Tags | None, image_id: str) -> str:
-        """The ``tags`` value in the catalog's shape."""
+    def tags_json(self, tags: str | None, image_id: str) -> str:
+        """The ``tags`` value (encoded as in :data:`Image`) in the catalog's shape."""
         if tags is None:
             return "null"
         wrapper = self.shape == "wrapper" or (
@@ -175,7 +173,8 @@ class _Serializer:
         key = (tags, wrapper)
         text = self._tags.get(key)
         if text is None:
-            items = ",".join(f'{{"key":{_quote(k)},"value":{_quote(v)}}}' for k, v in tags)
+            pairs = decode_tags(tags)
+            items = ",".join(f'{{"key":{_quote(k)},"value":{_quote(v)}}}' for k, v in pairs)
             text = self._tags[key] = f'{{"tags":[{items}]}}' if wrapper else f"[{items}]"
         return text
 
@@ -213,8 +212,6 @@ _NEW_STATUS_256: tuple[str, ...] = _table256(
 _APPS_256: tuple[str, ...] = _table256((a, 1) for a in data.APPS)
 _ENVS_256: tuple[str, ...] = _table256((e, 1) for e in data.ENVS)
 _TEAMS_256: tuple[str, ...] = _table256((t, 1) for t in data.TEAMS)
-_OWNERS_256: tuple[str, ...] = _table256((o, 1) for o in data.OWNERS)
-_COST_CENTERS_256: tuple[str, ...] = _table256((c, 1) for c in data.COST_CENTERS)
 _BACKUPS_256: tuple[str, ...] = _table256((b, 1) for b in data.BACKUPS)
 _DESCRIPTIONS_256: tuple[str, ...] = _table256((d, 1) for d in data.DESCRIPTIONS)
 _UNICODE_DESCRIPTIONS_256: tuple[str, ...] = _table256((d, 1) for d in data.UNICODE_DESCRIPTIONS)
@@ -232,11 +229,12 @@ class _Factory:
     def __init__(self, serialize: _Serializer, ids: set[str]) -> None:
         self.serialize = serialize
         self.ids = ids
-        self._interned: dict[Tags, Tags] = {}
+        self._interned: dict[str, str] = {}
 
-    def intern(self, tags: Tags) -> Tags:
-        # Tag sets repeat a lot: sharing them saves memory and lets fragments be cached.
-        return self._interned.setdefault(tags, tags)
+    def intern(self, tags: Tags) -> str:
+        """The shared encoded form of a tag list (tag lists repeat a lot)."""
+        encoded = encode_tags(tags)
+        return self._interned.setdefault(encoded, encoded)
 
     def custom(
         self,
@@ -256,16 +254,27 @@ class _Factory:
         app: str = _APPS_256[r[9]]
         env: str = _ENVS_256[r[10]]
         status = statuses[r[11]]
-        size: str | None = base.sizes[r[12] % len(base.sizes)]
+        disk = base.sizes[r[12] % len(base.sizes)]
         # Older API responses lack minDiskSize altogether (about 10%).
-        min_disk = None if r[13] < 26 else int(size)  # type: ignore[arg-type]
-        if status in ("CREATING", "FAILED"):
-            size = None  # not known until the image is built
+        min_disk = None if r[13] < 26 else int(disk)
+        # The size is not known until the image is built.
+        size = None if status in ("CREATING", "FAILED") else disk
         name = _custom_name(r, app, env, base.slug, date)
         description = _description(r, app, env, base.slug)
         tags = self._tags(r, app, env)
         ser = self.serialize
-        im = Image(
+        # Same bytes as ser(image), minus the lookups that are constant for custom images.
+        blob = ser.assemble(
+            image_id,
+            name,
+            _CUSTOM_HEAD,
+            size,
+            min_disk,
+            description,
+            ser.middle(base.version, status, base.nic, base.category, base.os_type),
+            ser.tags_json(tags, image_id),
+        )
+        return (
             image_id,
             name,
             CUSTOM_IMAGE,
@@ -279,43 +288,33 @@ class _Factory:
             base.category,
             base.os_type,
             tags,
+            blob,
         )
-        # Same bytes as ser(im), minus the lookups that are constant for custom images.
-        im.blob = ser.assemble(
-            image_id,
-            name,
-            _CUSTOM_HEAD,
-            size,
-            min_disk,
-            description,
-            ser.middle(base.version, status, base.nic, base.category, base.os_type),
-            ser.tags_json(tags, image_id),
-        )
-        return im
 
-    def _tags(self, r: bytes, app: str, env: str) -> Tags | None:
+    def _tags(self, r: bytes, app: str, env: str) -> str | None:
         if r[20] < 64:  # a quarter of custom images are untagged
             return None
         if r[20] < 69:
-            return ()
+            return ""
+        team = _TEAMS_256[r[23]]
         pairs: list[tuple[str, str]] = []
         if r[21] < 230:
             pairs.append(("env", env))
         if r[22] < 179 or not pairs:
-            pairs.append(("team", _TEAMS_256[r[23]]))
+            pairs.append(("team", team))
         if r[24] < 154:
             pairs.append(("app", app))
         if r[25] < 102:
-            pairs.append(("owner", _OWNERS_256[r[26]]))
+            pairs.append(("owner", data.TEAM_OWNERS[team][r[26] & 1]))
         if r[27] < 77:
-            pairs.append(("cost-center", _COST_CENTERS_256[r[28]]))
+            pairs.append(("cost-center", data.TEAM_COST_CENTERS[team]))
         if r[29] < 77:
             pairs.append(("backup", _BACKUPS_256[r[30]]))
         return self.intern(tuple(pairs))
 
-    def retag(self, rng: random.Random, tags: Tags | None) -> Tags:
-        """A plausible edit of a tag set: add, change or drop one tag."""
-        current = dict(tags or ())
+    def retag(self, rng: random.Random, tags: str | None) -> str:
+        """A plausible edit of an encoded tag list: add, change or drop one tag."""
+        current = dict(decode_tags(tags))
         key = data.TAG_KEYS[int(rng.random() * len(data.TAG_KEYS))]
         if key in current and len(current) > 1 and rng.random() < 0.3:
             del current[key]
@@ -385,6 +384,7 @@ class Catalog:
             raise ValueError(f"day must be a non-negative integer, got {day!r}")
         if tags_shape not in TAGS_SHAPES:
             raise ValueError(f"tags_shape must be one of {TAGS_SHAPES}, got {tags_shape!r}")
+        #: The ``images`` argument: the day-0 total (at least the public line-up).
         self.size = images
         self.seed = seed
         self.tags_shape: TagsShape = tags_shape
@@ -450,10 +450,16 @@ class Catalog:
         >>> len(cat.query("asia-east-1a", osType="linux"))
         16
         """
-        unknown = set(filters) - {*FILTER_FIELDS, "pageNum", "pageSize"}
-        if unknown:
-            raise TypeError(f"unknown DescribeImages filters: {', '.join(sorted(unknown))}")
-        return _records(self.matches(zone_id, parse_filter(filters)))
+        return _records(self.matches(zone_id, _parse_query(filters)))
+
+    def count(self, zone_id: str, **filters: Any) -> int:
+        """How many images of a zone pass ``filters`` (the ``totalCount`` the server answers),
+        without building the records.
+
+        >>> Catalog(images=100).count("asia-east-1a", osType="linux")
+        16
+        """
+        return len(self.matches(zone_id, _parse_query(filters)))
 
     def set_day(self, day: int) -> None:
         """Show the catalog as it is ``day`` days after day 0 (deterministic).
@@ -482,9 +488,9 @@ class Catalog:
             images = self._zones[_known(self._zones, zone_id)]
             self._churn_count += 1
             rng = random.Random(f"imgframe-churn:{self.seed}:{zone_id}:{self._churn_count}")
-            custom = [i for i, im in enumerate(images) if im.image_type == CUSTOM_IMAGE]
+            custom = [i for i, im in enumerate(images) if im[TYPE] == CUSTOM_IMAGE]
             doomed = set(rng.sample(custom, min(count, len(custom))))
-            removed = [images[i].image_id for i in sorted(doomed)]
+            removed = [images[i][ID] for i in sorted(doomed)]
             date = _date_str(BASE_DATE + dt.timedelta(days=self._day))
             added = [self._factory.custom(rng, zone_id, date) for _ in range(count)]
             self._ids.difference_update(removed)
@@ -492,7 +498,7 @@ class Catalog:
             self._zones[zone_id] = kept + added
             self._churned = True
             self._bump([zone_id])
-            return removed, [im.image_id for im in added]
+            return removed, [im[ID] for im in added]
 
     def digest(self) -> str:
         """SHA-256 over every served byte (zones and images): equal digests, equal catalogs."""
@@ -502,7 +508,7 @@ class Catalog:
         for zone_id, blob in self._zone_blobs.items():
             h.update(blob)
             for im in zones[zone_id]:
-                h.update(im.blob)
+                h.update(im[BLOB])
         return h.hexdigest()
 
     # -- what the server uses -------------------------------------------------------------
@@ -542,7 +548,7 @@ class Catalog:
         found = self.matches(zone_id, flt)
         start = (page_num - 1) * page_size
         chunk = found[start : start + page_size]
-        return b"[" + b",".join(im.blob for im in chunk) + b"]", len(found)
+        return b"[" + b",".join(im[BLOB] for im in chunk) + b"]", len(found)
 
     # -- building and evolving ------------------------------------------------------------
 
@@ -578,23 +584,23 @@ class Catalog:
         self._zones = zones
 
     def _public(self, p: data.PublicImage, zone_id: str) -> Image:
-        im = Image(
-            image_id=p.image_id,
-            name=p.name,
-            image_type=PUBLIC_IMAGE,
-            source=p.source,
-            size=p.size,
-            min_disk=p.min_disk,
-            description=p.description,
-            version=p.version,
-            status="UNAVAILABLE" if zone_id in p.unavailable_in else "AVAILABLE",
-            nic=p.nic,
-            category=p.category,
-            os_type=p.os_type,
-            tags=None,
+        im: Image = (
+            p.image_id,
+            p.name,
+            PUBLIC_IMAGE,
+            p.source,
+            p.size,
+            p.min_disk,
+            p.description,
+            p.version,
+            "UNAVAILABLE" if zone_id in p.unavailable_in else "AVAILABLE",
+            p.nic,
+            p.category,
+            p.os_type,
+            None,
+            b"",
         )
-        im.blob = self._serialize(im)
-        return im
+        return replace_fields(im, blob=self._serialize(im))
 
     def _advance(self, day: int) -> None:
         """Apply one day of account activity to the custom images."""
@@ -605,16 +611,16 @@ class Catalog:
         for zone_id, images in self._zones.items():
             kept: list[Image] = []
             for im in images:
-                if im.image_type != CUSTOM_IMAGE:
+                if im[TYPE] != CUSTOM_IMAGE:
                     kept.append(im)
                     continue
                 changed = self._evolve(rng, rand(), im, date)
                 if changed is None:
-                    self._ids.discard(im.image_id)
+                    self._ids.discard(im[ID])
                     continue
                 kept.append(changed)
             self._zones[zone_id] = kept
-            n_custom += sum(1 for im in kept if im.image_type == CUSTOM_IMAGE)
+            n_custom += sum(1 for im in kept if im[TYPE] == CUSTOM_IMAGE)
         creations = max(1, round(n_custom * _DAILY_CREATE))
         for zone_byte in rng.randbytes(creations):
             zone_id = _ZONES_256[zone_byte]
@@ -623,33 +629,39 @@ class Catalog:
 
     def _evolve(self, rng: random.Random, x: float, im: Image, date: str) -> Image | None:
         """One image's day: None when it is deleted, else the (possibly new) image."""
-        if im.status == "DELETING":
+        if im[STATUS] == "DELETING":
             return None  # deletions finish overnight
         if x < _DAILY_DELETE:
             return None
         x -= _DAILY_DELETE
         changes: dict[str, Any] = {}
-        if im.status in _TRANSITIONAL:
+        if im[STATUS] in _TRANSITIONAL:
             y = rng.random()
             if y < 0.8:
-                fallback = "40" if im.os_type == "windows" else "20"
-                size = str(im.min_disk) if im.min_disk is not None else fallback
-                changes = {"status": "AVAILABLE", "size": im.size or size}
+                fallback = "40" if im[OS_TYPE] == "windows" else "20"
+                size = str(im[MIN_DISK]) if im[MIN_DISK] is not None else fallback
+                changes = {"status": "AVAILABLE", "size": im[SIZE] or size}
             elif y < 0.85:
                 changes = {"status": "FAILED", "size": None}
-        elif im.status == "AVAILABLE" and x < _DAILY_START_DELETE:
+        elif im[STATUS] == "AVAILABLE" and x < _DAILY_START_DELETE:
             changes = {"status": "DELETING"}
-        elif im.status == "AVAILABLE" and x < _DAILY_START_DELETE + _DAILY_UNAVAILABLE:
+        elif im[STATUS] == "AVAILABLE" and x < _DAILY_START_DELETE + _DAILY_UNAVAILABLE:
             changes = {"status": "UNAVAILABLE"}
         elif x < _DAILY_START_DELETE + _DAILY_UNAVAILABLE + _DAILY_RENAME:
-            changes = {"name": _rename(im.name, date)}
+            changes = {"name": _rename(im[NAME], date)}
         elif x < _DAILY_START_DELETE + _DAILY_UNAVAILABLE + _DAILY_RENAME + _DAILY_RETAG:
-            changes = {"tags": self._factory.retag(rng, im.tags)}
+            changes = {"tags": self._factory.retag(rng, im[TAGS])}
         if not changes:
             return im
-        new = dataclasses.replace(im, **changes)
-        new.blob = self._serialize(new)
-        return new
+        new = replace_fields(im, **changes)
+        return replace_fields(new, blob=self._serialize(new))
+
+
+def _parse_query(filters: dict[str, Any]) -> ImageFilter:
+    unknown = set(filters) - {*FILTER_FIELDS, "pageNum", "pageSize"}
+    if unknown:
+        raise TypeError(f"unknown DescribeImages filters: {', '.join(sorted(unknown))}")
+    return parse_filter(filters)
 
 
 def _rename(name: str, date: str) -> str:
@@ -667,5 +679,5 @@ def _known(zones: dict[str, list[Image]], zone_id: str) -> str:
 
 def _records(images: Sequence[Image]) -> list[dict[str, Any]]:
     # One json.loads over the joined blobs is much faster than one per image.
-    parsed: list[dict[str, Any]] = json.loads(b"[" + b",".join(im.blob for im in images) + b"]")
+    parsed: list[dict[str, Any]] = json.loads(b"[" + b",".join(im[BLOB] for im in images) + b"]")
     return parsed

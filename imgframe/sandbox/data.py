@@ -11,9 +11,10 @@ from dataclasses import dataclass
 #: The zone the API reference uses for its seed example (``osType=linux``, 16 matches).
 REFERENCE_ZONE = "asia-east-1a"
 
-NIC_BOTH = ("FailOver", "VirtioOnly")
-NIC_VIRTIO = ("VirtioOnly",)
-NIC_FAILOVER = ("FailOver",)
+# nicNetworkType values, comma-joined (see imgframe.sandbox.image for why).
+NIC_BOTH = "FailOver,VirtioOnly"
+NIC_VIRTIO = "VirtioOnly"
+NIC_FAILOVER = "FailOver"
 
 
 def _zone(
@@ -86,7 +87,7 @@ class PublicImage:
     min_disk: int | None  # None: the field is absent, as in the API reference's example
     description: str | None
     version: str
-    nic: tuple[str, ...]
+    nic: str
     category: str
     os_type: str
     only_in: tuple[str, ...] = ()  # non-empty: carried by these zones only
@@ -105,7 +106,7 @@ def _pub(
     size: str = "20",
     min_disk: int | None = 20,
     description: str | None = None,
-    nic: tuple[str, ...] = NIC_BOTH,
+    nic: str = NIC_BOTH,
     only_in: tuple[str, ...] = (),
     not_in: tuple[str, ...] = (),
     unavailable_in: tuple[str, ...] = (),
@@ -178,7 +179,7 @@ class Base:
     category: str
     os_type: str
     version: str
-    nic: tuple[str, ...]
+    nic: str
     sizes: tuple[str, ...]
     weight: int
 
@@ -224,6 +225,19 @@ OWNERS = (
     "李伟", "nguyen.an", "fatima",
 )  # fmt: skip
 COST_CENTERS = tuple(f"cc-{n}" for n in range(1001, 1013))
+#: Owners and cost centers follow the team, as in a real account (and it keeps the number of
+#: distinct tag sets realistic).
+TEAM_OWNERS: dict[str, tuple[str, str]] = {
+    "platform": ("alice", "kenji"),
+    "data": ("chen.wei", "priya"),
+    "web": ("bob", "marta"),
+    "payments": ("joão.silva", "fatima"),
+    "infra": ("olga", "sam"),
+    "ml": ("李伟", "priya"),
+    "security": ("nguyen.an", "olga"),
+    "growth": ("marta", "sam"),
+}
+TEAM_COST_CENTERS: dict[str, str] = dict(zip(TEAMS, COST_CENTERS, strict=False))
 BACKUPS = ("daily", "daily", "weekly", "none")
 
 #: Tag keys in the order they appear on an image.

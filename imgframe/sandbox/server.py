@@ -154,10 +154,12 @@ def _success(request_id: str, fields: bytes) -> _Answer:
     return _Answer(200, head + (b"," + fields if fields else b"") + b"}}")
 
 
-def _html(status: int, title: str, text: str) -> bytes:
+def _html(status: int) -> bytes:
+    """An nginx-style error page, as a gateway in front of an API sends."""
+    title = f"{status} {BaseHTTPRequestHandler.responses[status][0]}"
     return (
-        f"<html>\r\n<head><title>{status} {title}</title></head>\r\n<body>\r\n"
-        f"<center><h1>{status} {title}</h1></center>\r\n{text}<hr><center>nginx</center>\r\n"
+        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n"
         "</body>\r\n</html>\r\n"
     ).encode()
 
@@ -383,7 +385,7 @@ def _fault_answer(fault: str | None, faults: Faults, rid: str) -> _Answer | None
     if fault == "403-challenge":
         return _Answer(403, _CHALLENGE_PAGE, HTML_TYPE, (("cf-mitigated", "challenge"),))
     if fault == "451":
-        return _Answer(451, _html(451, "Unavailable For Legal Reasons", ""), HTML_TYPE)
+        return _Answer(451, _html(451), HTML_TYPE)
     parsed = error_kind(fault)
     if parsed is None:  # pragma: no cover - kinds are checked when injected
         raise ValueError(f"unknown fault {fault!r}")
@@ -391,8 +393,7 @@ def _fault_answer(fault: str | None, faults: Faults, rid: str) -> _Answer | None
     if body == "json":
         return _error(status, ERROR_CODES[status], _ERROR_MESSAGES[status], rid)
     if body == "html":
-        title = BaseHTTPRequestHandler.responses[status][0]
-        return _Answer(status, _html(status, title, ""), HTML_TYPE)
+        return _Answer(status, _html(status), HTML_TYPE)
     return _Answer(status, b"", None)
 
 
