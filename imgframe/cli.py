@@ -592,8 +592,8 @@ def snapshot(
     )
     _info(
         settings,
-        f"snapshot {info.snapshot_date.isoformat()}: {info.rows} images in {len(info.zones)} zone(s) "
-        f"-> {info.path}",
+        f"snapshot {info.snapshot_date.isoformat()}: {info.rows} images in "
+        f"{len(info.zones)} zone(s) -> {info.path}",
     )
 
 
