@@ -50,14 +50,7 @@ from .filters import (
     TagsArg,
     check_page_size,
 )
-from .frame import (
-    ParsedPage,
-    RawPage,
-    frame_from_tables,
-    handed_over,
-    parse_page,
-    save_pages,
-)
+from .frame import ParsedPage, RawPage, frame_from_tables, parse_page, save_pages
 from .schema import ZONE_FIELDS
 
 if TYPE_CHECKING:
@@ -228,7 +221,7 @@ class Client:
         if raw_dir is not None:
             save_pages(result.raw_pages, raw_dir)
         frame = frame_from_tables(
-            handed_over(result.tables),
+            result.tables,
             result.zone_ids,
             fetched_at=result.fetched_at,
             zones=zones if joined else None,
@@ -394,7 +387,6 @@ def _settle(listing: _Listing, max_repages: int, *, verify: bool) -> bool:
     """Check a finished pass; return False to ask for another pass."""
     pages = [listing.pages[n] for n in sorted(listing.pages)]
     totals = {p.total_count for p in pages}
-    # Left in page chunks: frame_from_tables copies every zone into one table anyway.
     table = pa.concat_tables([p.records for p in pages], promote_options="permissive")
     rows = table.num_rows
     ids = table.column("imageId").combine_chunks() if rows else None

@@ -361,12 +361,6 @@ def frame_from_tables(
     if len(tables) != len(zone_ids):
         raise InvalidArgument("frame_from_tables: one zone id is needed per table")
     table = to_arrow(tables, zone_ids, fetched_at=fetched_at)
-    # pandas keeps text as large_string, and converting the whole table would copy every text
-    # column at once; one column at a time holds at most one extra column in memory.
-    for i, field in enumerate(table.schema):
-        if pa.types.is_string(field.type):
-            large = table.column(i).cast(pa.large_string())
-            table = table.set_column(i, field.with_type(pa.large_string()), large)
     frame = _to_pandas(table)
     if zones is not None:
         frame = join_zones(frame, zones)
@@ -377,19 +371,15 @@ def to_arrow(
     tables: Sequence[pa.Table], zone_ids: Sequence[str], *, fetched_at: datetime | None = None
 ) -> pa.Table:
     """The frame as an Arrow table (the columns of :data:`IMAGE_SCHEMA` plus extras)."""
-    given = _take(tables)
-    tables = [_conform(t) for t in given] or [RECORD_SCHEMA.empty_table()]
-    del given
-    lengths = np.fromiter((t.num_rows for t in tables), dtype=np.int64, count=len(tables))
-    # No copy yet: one chunk per table. Each column is then copied into one array and
-    # converted on its own, and its chunks dropped, so only one column is ever held twice
-    # (when the tables were handed over; see handed_over).
+    tables = [_conform(t) for t in tables] or [RECORD_SCHEMA.empty_table()]
+    # No copy yet: one chunk per table. Each column is combined and converted on its own
+    # below, so only one column's intermediate copies exist at a time.
     records = pa.concat_tables(tables, promote_options="permissive")
-    del tables
     n = records.num_rows
 
     zone_dictionary = pa.array(list(dict.fromkeys(zone_ids)), type=pa.string())
     position = {z: i for i, z in enumerate(zone_dictionary.to_pylist())}
+    lengths = np.fromiter((t.num_rows for t in tables), dtype=np.int64, count=len(tables))
     codes = np.fromiter((position[z] for z in zone_ids), dtype=np.int32, count=len(zone_ids))
     zone_column = pa.DictionaryArray.from_arrays(
         pa.array(np.repeat(codes, lengths) if len(zone_ids) else np.empty(0, np.int32)),
@@ -402,7 +392,6 @@ def to_arrow(
     columns: dict[str, pa.Array] = {"zoneId": zone_column}
     for name in IMAGE_FIELDS:
         column = records.column(name).combine_chunks()
-        records = records.drop_columns(name)
         if name == "imageSize":
             column = _parse_sizes(column)
         elif name == "tags":
@@ -415,31 +404,6 @@ def to_arrow(
             columns[name] = records.column(name).combine_chunks()
     columns["fetchedAt"] = fetched
     return pa.table(columns)
-
-
-class _HandedOver(list[pa.Table]):
-    """Record tables their caller gives up (see :func:`handed_over`)."""
-
-
-def handed_over(tables: list[pa.Table]) -> list[pa.Table]:
-    """Give ``tables`` to :func:`frame_from_tables` / :func:`to_arrow` for good: ``tables`` is
-    emptied, and the frame is built dropping each column's chunks once it is copied, so each
-    page's memory is freed on the way rather than held until the end (peak about one frame
-    less). Only for a caller that keeps no other reference to the tables.
-    """
-    given = _HandedOver(tables)
-    tables.clear()
-    return given
-
-
-def _take(tables: Sequence[pa.Table]) -> list[pa.Table]:
-    """The tables as a list of our own; a handed-over list is emptied, so we hold the only
-    references."""
-    if isinstance(tables, _HandedOver):
-        taken = list(tables)
-        tables.clear()
-        return taken
-    return list(tables)
 
 
 def _conform(table: pa.Table) -> pa.Table:
@@ -530,8 +494,9 @@ def join_zones(frame: pd.DataFrame, zones: pd.DataFrame) -> pd.DataFrame:
         per_zone = lookup.reindex(np.asarray(zone.cat.categories, dtype=object))
         codes = zone.cat.codes.to_numpy()
         for offset, name in enumerate(wanted):
-            values = per_zone[name].array.take(codes, allow_fill=True)
-            column = pd.Series(values, index=out.index).astype(zones[name].dtype)
+            column = pd.Series(per_zone[name].array.take(codes, allow_fill=True), index=out.index)
+            if column.dtype != zones[name].dtype:
+                column = column.astype(zones[name].dtype)
             out.insert(position + offset, name, column, allow_duplicates=False)
         return out
     keys = zone.astype("string[pyarrow]")
@@ -603,8 +568,10 @@ def normalize_pages(
             raise InvalidArgument("normalize_pages: zone_id is needed for pages given as bytes")
         else:
             raw.append(RawPage(zone_id=zone_id, page_num=len(raw) + 1, body=bytes(page)))
-    tables = handed_over([p.records for p in parse_pages([p.body for p in raw])])
-    return frame_from_tables(tables, [p.zone_id for p in raw], fetched_at=fetched_at)
+    parsed = parse_pages([p.body for p in raw])
+    return frame_from_tables(
+        [p.records for p in parsed], [p.zone_id for p in raw], fetched_at=fetched_at
+    )
 
 
 def save_pages(pages: Iterable[RawPage], directory: str | os.PathLike[str]) -> list[Path]:

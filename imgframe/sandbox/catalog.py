@@ -477,9 +477,13 @@ class Catalog:
             self._day = day
             self._bump(self._zones)
 
-    def churn(self, zone_id: str, count: int) -> tuple[list[str], list[str]]:
+    def churn(
+        self, zone_id: str, count: int, mode: str = "balanced"
+    ) -> tuple[list[str], list[str]]:
         """Delete ``count`` custom images of a zone (anywhere in the listing) and create as
         many at its end, deterministically. Returns (removed ids, added ids).
+
+        ``mode="create"`` only creates, ``mode="delete"`` only deletes.
 
         The sandbox calls this between DescribeImages requests to make a listing shift while a
         client pages it.
@@ -489,10 +493,12 @@ class Catalog:
             self._churn_count += 1
             rng = random.Random(f"imgframe-churn:{self.seed}:{zone_id}:{self._churn_count}")
             custom = [i for i, im in enumerate(images) if im[TYPE] == CUSTOM_IMAGE]
-            doomed = set(rng.sample(custom, min(count, len(custom))))
+            deletes = 0 if mode == "create" else min(count, len(custom))
+            doomed = set(rng.sample(custom, deletes))
             removed = [images[i][ID] for i in sorted(doomed)]
             date = _date_str(BASE_DATE + dt.timedelta(days=self._day))
-            added = [self._factory.custom(rng, zone_id, date) for _ in range(count)]
+            creates = 0 if mode == "delete" else count
+            added = [self._factory.custom(rng, zone_id, date) for _ in range(creates)]
             self._ids.difference_update(removed)
             kept = [im for i, im in enumerate(images) if i not in doomed]
             self._zones[zone_id] = kept + added

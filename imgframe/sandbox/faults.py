@@ -43,6 +43,7 @@ from typing import Literal
 ErrorBody = Literal["json", "html", "empty"]
 ERROR_STATUSES = (500, 502, 503, 504)
 ERROR_BODIES: tuple[ErrorBody, ...] = ("json", "html", "empty")
+CHURN_MODES = ("balanced", "create", "delete")
 FAULT_KINDS = (
     "429", "500-json", "502-html", "503-empty", "504-json", "drop", "slow", "truncated",
     "malformed", "no-dataset", "403-challenge", "451",
@@ -104,6 +105,11 @@ class Faults:
     slow_rate: float = 1.0
     #: Custom images deleted and created in the zone before each DescribeImages answer.
     churn_per_request: int = 0
+    #: What churn does: "balanced" deletes and creates as many (totalCount stays the same,
+    #: the hardest case for a pager), "create" only creates, "delete" only deletes.
+    churn_mode: str = "balanced"
+    #: How many DescribeImages answers churn before the listing settles (None: forever).
+    churn_requests: int | None = None
     #: Seed of the generator behind every rate above.
     seed: int = 0
 
@@ -122,6 +128,17 @@ class Faults:
             raise ValueError(f"error_status must be one of {ERROR_STATUSES}")
         if self.error_body not in ERROR_BODIES:
             raise ValueError(f"error_body must be one of {ERROR_BODIES}")
+        if self.churn_mode not in CHURN_MODES:
+            raise ValueError(f"churn_mode must be one of {CHURN_MODES}")
+
+    def take_churn(self) -> int:
+        """Images to churn before this answer (counts down ``churn_requests``)."""
+        with self._lock:
+            if self.churn_per_request <= 0 or self.churn_requests == 0:
+                return 0
+            if self.churn_requests is not None:
+                self.churn_requests -= 1
+            return self.churn_per_request
 
     def inject(self, *kinds: str, action: str | None = None) -> None:
         """Queue scripted faults for the next requests (of ``action`` only, if given)."""

@@ -435,9 +435,9 @@ def _describe_images(sandbox: Sandbox, body: dict[str, Any], rid: str, omit: boo
     catalog = sandbox.catalog
     if not catalog.has_zone(req.zone_id):
         return _error(404, "INVALID_ZONE_NOT_FOUND", "Region does not exist.", rid)
-    churn = sandbox.faults.churn_per_request
+    churn = sandbox.faults.take_churn()
     if churn > 0:
-        catalog.churn(req.zone_id, churn)
+        catalog.churn(req.zone_id, churn, sandbox.faults.churn_mode)
     data, total = catalog.page_json(req.zone_id, req.filter, req.page_num, req.page_size)
     count = b'"totalCount":' + str(total).encode()
     return _success(rid, count if omit else b'"dataSet":' + data + b"," + count)

@@ -1,0 +1,196 @@
+"""Nothing lost, nothing leaked: crashes and full disks mid-export, and random API pages."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from imgframe.export import read_export, write_export
+from imgframe.frame import IMAGE_SCHEMA, normalize_pages
+from imgframe.schema import CATEGORIES, IMAGE_SOURCES, IMAGE_STATUSES, IMAGE_TYPES, OS_TYPES
+
+from .frames import fixture_frame
+
+BIG_WRITER = textwrap.dedent(
+    """
+    import sys
+    import imgframe
+    from imgframe.export import write_export
+    import pandas as pd
+    records = [
+        {"imageId": f"img-{i:08d}", "imageName": "x" * 200, "imageSize": "20",
+         "tags": {"tags": [{"key": "k", "value": str(i)}]}, "nicNetworkType": ["VirtioOnly"]}
+        for i in range(1000)
+    ]
+    block = imgframe.frame_from_records(records, zone_id="asia-east-1a")
+    df = pd.concat([block] * 300, ignore_index=True)
+    print("ready", flush=True)
+    write_export(df, sys.argv[1], mode="overwrite")
+    print("done", flush=True)
+    """
+)
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv", ".jsonl"])
+def test_kill_9_mid_write_leaves_the_previous_export_intact(tmp_path: Path, suffix: str) -> None:
+    target = tmp_path / f"images{suffix}"
+    write_export(fixture_frame(), target)
+    before = target.read_bytes()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", BIG_WRITER, str(target)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ready"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait until the temporary file is being written
+        temps = [p for p in tmp_path.iterdir() if p.name.startswith(f".{target.name}.")]
+        if temps and temps[0].stat().st_size > 0:
+            break
+        time.sleep(0.005)
+    else:
+        pytest.fail("the writer never started writing")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    assert target.read_bytes() == before
+    pd.testing.assert_frame_equal(read_export(target), read_export(target))  # still readable
+    assert len(read_export(target)) == len(fixture_frame())
+
+
+def test_full_disk_is_a_clear_error_and_keeps_the_previous_export(tmp_path: Path) -> None:
+    """RLIMIT_FSIZE makes writes fail with EFBIG past 64 kB: a disk that fills up mid-write."""
+    source = tmp_path / "source.parquet"
+    target = tmp_path / "images.csv"
+    write_export(fixture_frame(), source)
+    write_export(fixture_frame().head(2), target)
+    before = target.read_bytes()
+    script = textwrap.dedent(
+        """
+        import resource, signal, sys
+        import pandas as pd
+        from imgframe.export import read_export
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        df = read_export(sys.argv[1])
+        big = pd.concat([df] * 400, ignore_index=True)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+        from imgframe.cli import main
+        sys.argv = ["imgframe", "export", "--from", sys.argv[1], "-o", sys.argv[2], "--mode", "overwrite"]
+        import imgframe.export as export
+        original = export.read_export
+        export.read_export = lambda path, **kw: big
+        main()
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(source), str(target)],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"imgframe: error: cannot write {target}: ")
+    assert "File too large" in lines[0]
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_unwritable_target_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where a directory should be")
+    from imgframe.errors import ExportError
+
+    with pytest.raises(ExportError, match=f"cannot write {blocker / 'x.parquet'}: "):
+        write_export(fixture_frame(), blocker / "x.parquet")
+    assert blocker.read_text() == "a file where a directory should be"
+
+
+# --------------------------------------------------------------------------------------------
+# Random but valid API pages always normalize to the schema.
+
+_text = st.text(max_size=40)
+_maybe = lambda strategy: st.one_of(st.none(), strategy)  # noqa: E731
+_tag = st.fixed_dictionaries(
+    {"key": st.text(min_size=1, max_size=64), "value": st.text(max_size=64)}
+)
+_image = st.fixed_dictionaries(
+    {"imageId": st.text(min_size=1, max_size=30)},
+    optional={
+        "imageName": _maybe(_text),
+        "imageType": _maybe(st.sampled_from(IMAGE_TYPES)),
+        "imageSource": _maybe(st.sampled_from(IMAGE_SOURCES)),
+        "imageSize": _maybe(st.one_of(st.integers(0, 10**6).map(str), _text)),
+        "minDiskSize": _maybe(st.integers(0, 10**6)),
+        "imageDescription": _maybe(_text),
+        "imageVersion": _maybe(_text),
+        "imageStatus": _maybe(st.sampled_from(IMAGE_STATUSES)),
+        "nicNetworkType": _maybe(st.lists(st.sampled_from(["FailOver", "VirtioOnly", "E1000"]), max_size=3)),
+        "category": _maybe(st.sampled_from(CATEGORIES)),
+        "osType": _maybe(st.sampled_from(OS_TYPES)),
+        "tags": _maybe(st.one_of(
+            st.lists(_tag, max_size=4),
+            st.fixed_dictionaries({"tags": st.lists(_tag, max_size=4)}),
+        )),
+    },
+)  # fmt: skip
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pages=st.lists(st.lists(_image, max_size=8), min_size=1, max_size=4), pretty=st.booleans())
+def test_random_valid_pages_always_normalize(
+    pages: list[list[dict[str, Any]]], pretty: bool
+) -> None:
+    bodies = []
+    for records in pages:
+        document = {
+            "requestId": "R",
+            "response": {"requestId": "R", "dataSet": records, "totalCount": len(records)},
+        }
+        bodies.append(
+            json.dumps(document, indent=2 if pretty else None, ensure_ascii=False).encode()
+        )
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        df = normalize_pages(bodies, zone_id="z")
+    assert len(df) == sum(len(r) for r in pages)
+    assert list(df.columns[: len(IMAGE_SCHEMA) - 1]) == IMAGE_SCHEMA.names[:-1]
+    assert df.columns[-1] == "fetchedAt"
+    flat = [r for records in pages for r in records]
+    assert df["imageId"].tolist() == [r["imageId"] for r in flat]
+    expected_tags = []
+    for r in flat:
+        tags = r.get("tags")
+        tags = tags.get("tags") if isinstance(tags, dict) else tags
+        expected_tags.append(tags or [])
+    assert df["tags"].tolist() == expected_tags
+    sizes = [r.get("imageSize") for r in flat]
+    assert [None if pd.isna(v) else int(v) for v in df["imageSize"]] == [
+        int(s)
+        if isinstance(s, str)
+        and s.strip().isascii()
+        and s.strip().isdigit()
+        and len(s.strip()) <= 18
+        else None
+        for s in sizes
+    ]
+
+
+def test_hostile_values_round_trip_every_format(tmp_path: Path) -> None:
+    df = fixture_frame()
+    for name in ("a.parquet", "a.csv", "a.csv.gz", "a.jsonl"):
+        write_export(df, tmp_path / name)
+        pd.testing.assert_frame_equal(read_export(tmp_path / name), df, check_categorical=False)
+    assert os.listdir(tmp_path)
