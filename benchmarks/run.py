@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import gc
 import io
 import json
@@ -479,7 +480,7 @@ def bench_fetch(sb: SandboxProcess, images: int, plan: Plan) -> FetchResult:
         "imgframe (default)": lambda: imgframe_fetch_default(sb.endpoint),
     }
     for c in CONCURRENCIES:
-        contenders[f"imgframe c={c}"] = lambda c=c: imgframe_fetch_at(sb.endpoint, c)
+        contenders[f"imgframe c={c}"] = functools.partial(imgframe_fetch_at, sb.endpoint, c)
     timings = interleaved(contenders, plan.fetch_rounds, check=check)
 
     default_c = DEFAULT_CONCURRENCY
