@@ -1002,6 +1002,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
     env["load_average_at_end"] = os.getloadavg()
     print(render(results, targets))
+    if plan.mode == "quick":
+        print(
+            "\n(--quick: smaller sizes check the machinery; the targets are set for the full run.)"
+        )
     print(f"\n{plan.mode} run in {elapsed:.0f} s")
     document = {
         "plan": asdict(plan),

@@ -194,3 +194,48 @@ def test_hostile_values_round_trip_every_format(tmp_path: Path) -> None:
         write_export(df, tmp_path / name)
         pd.testing.assert_frame_equal(read_export(tmp_path / name), df, check_categorical=False)
     assert os.listdir(tmp_path)
+
+
+def test_a_429_storm_is_ridden_out(fresh_sb: Any, debug_logs: pytest.LogCaptureFixture) -> None:
+    import imgframe
+    from imgframe.client import RetryPolicy
+
+    from .conftest import client_kwargs
+
+    expected = [r["imageId"] for r in fresh_sb.catalog.images("asia-east-1a")]
+    fresh_sb.start_storm(0.6)
+    patient = RetryPolicy(max_attempts=30, base_delay=0.05, max_delay=0.2, max_total=5.0)
+    started = time.monotonic()
+    df = imgframe.fetch_images("asia-east-1a", **client_kwargs(fresh_sb, retry=patient))
+    elapsed = time.monotonic() - started
+    assert df["imageId"].tolist() == expected
+    throttled = [r for r in fresh_sb.requests if r.status == 429]
+    assert len(throttled) >= 2
+    retries = [
+        r for r in debug_logs.records if r.getMessage().startswith("retrying DescribeImages")
+    ]
+    assert len(retries) == len(throttled)
+    assert "HTTP 429 REQUEST_LIMIT_EXCEEDED" in retries[0].getMessage()
+    assert elapsed < 0.6 + 5.0  # the storm, plus at most the retry budget
+
+
+def test_https_to_a_plain_http_server_fails_once_and_clearly(fresh_sb: Any) -> None:
+    from imgframe.client import ZecClient
+    from imgframe.credentials import Credentials
+    from imgframe.errors import NetworkError
+    from imgframe.frame import parse_page
+
+    client = ZecClient(Credentials("ak", "sk"), f"https://127.0.0.1:{fresh_sb.port}")
+    with client, pytest.raises(NetworkError, match="DescribeImages: TLS failed") as info:
+        client.call("DescribeImages", {"zoneId": "asia-east-1a"}, parse=parse_page)
+    assert info.value.attempts == 1
+
+
+def test_terminal_tables_hold_no_control_sequences() -> None:
+    from imgframe.summary import format_table, summarize
+
+    df = fixture_frame()
+    text = format_table(summarize(df, by=["imageName"]), "table")
+    assert not any(ord(c) < 32 and c != "\n" for c in text)
+    assert "\u202e" not in text
+    assert "\x1b" not in text
