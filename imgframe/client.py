@@ -253,7 +253,9 @@ source='arguments'))
             # Never retried and never silently downgraded: a TLS failure is a configuration
             # problem (or an attack), not a blip.
             return _Attempt(
-                NetworkError(f"{action}: TLS failed (certificate or handshake): {_short(exc)}", action=action)
+                NetworkError(
+                    f"{action}: TLS failed (certificate or handshake): {_short(exc)}", action=action
+                )
             )
         except (requests.RequestException, TimeoutError) as exc:
             reason = _network_reason(exc)
