@@ -374,7 +374,22 @@ def _to_arrow(df: pd.DataFrame, target: Path, *, document: Mapping[str, Any]) ->
                 )
     schema_metadata = dict(table.schema.metadata or {})
     schema_metadata[METADATA_KEY.encode()] = _encode_document(document)
+    if b"pandas" in schema_metadata:
+        schema_metadata[b"pandas"] = _readable_pandas_metadata(schema_metadata[b"pandas"])
     return table.replace_schema_metadata(schema_metadata)
+
+
+def _readable_pandas_metadata(raw: bytes) -> bytes:
+    """pandas records Arrow-backed nested columns as ``list<item: string>[pyarrow]``, a dtype
+    string its own ``read_parquet`` cannot parse back (pandas issues 53011, 57411); call them
+    ``object`` so plain ``pd.read_parquet`` opens the file. :func:`read_export` restores the
+    Arrow dtypes from the Arrow schema itself."""
+    document = json.loads(raw)
+    for column in document.get("columns", []):
+        numpy_type = str(column.get("numpy_type", ""))
+        if numpy_type.endswith("[pyarrow]") and ("<" in numpy_type or "[" in numpy_type[:-9]):
+            column["numpy_type"] = "object"
+    return json.dumps(document).encode()
 
 
 def _check_columns(df: pd.DataFrame) -> None:

@@ -705,3 +705,16 @@ def test_hostile_strings_survive_every_format(tmp_path: Path) -> None:
         back = read_export(write_export(df, tmp_path / name).path)
         names = set(back["imageName"].dropna())
         assert set(HOSTILE) <= names, name
+
+
+def test_plain_pandas_read_parquet_opens_an_export(tmp_path: Path) -> None:
+    """A colleague without imgframe gets the data: lists as Python lists, the rest typed."""
+    df = fixture_frame(zones=True)
+    write_parquet(df, tmp_path / "images.parquet")
+    plain = pd.read_parquet(tmp_path / "images.parquet")
+    assert plain["imageId"].tolist() == df["imageId"].tolist()
+    assert [None if v is None else list(v) for v in plain["nicNetworkType"]] == [
+        None if v is pd.NA else list(v) for v in df["nicNetworkType"].tolist()
+    ]
+    assert [[dict(t) for t in v] for v in plain["tags"]] == df["tags"].tolist()
+    assert str(plain["imageSize"].dtype) == "Int64"
