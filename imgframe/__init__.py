@@ -38,9 +38,16 @@ from .errors import (
 
 if TYPE_CHECKING:
     from . import sandbox
-    from .charts import save_charts, summary_chart, summary_charts
+    from .charts import save_charts, summary_chart, summary_charts, trend_chart
     from .client import RetryPolicy, Timeouts
-    from .export import read_export, write_csv, write_export, write_jsonl, write_parquet
+    from .export import (
+        read_export,
+        read_export_metadata,
+        write_csv,
+        write_export,
+        write_jsonl,
+        write_parquet,
+    )
     from .fetch import Client, fetch_images, fetch_images_raw, fetch_zones
     from .frame import (
         RawPage,
@@ -82,6 +89,7 @@ _LAZY = {
     "load_pages": "frame",
     "normalize_pages": "frame",
     "read_export": "export",
+    "read_export_metadata": "export",
     "read_snapshots": "history",
     "save_charts": "charts",
     "save_pages": "frame",
@@ -89,6 +97,7 @@ _LAZY = {
     "summary_chart": "charts",
     "summary_charts": "charts",
     "tag_columns": "frame",
+    "trend_chart": "charts",
     "write_csv": "export",
     "write_export": "export",
     "write_jsonl": "export",
@@ -132,6 +141,7 @@ __all__ = [
     "load_pages",
     "normalize_pages",
     "read_export",
+    "read_export_metadata",
     "read_snapshots",
     "sandbox",
     "save_charts",
@@ -141,6 +151,7 @@ __all__ = [
     "summary_chart",
     "summary_charts",
     "tag_columns",
+    "trend_chart",
     "write_csv",
     "write_export",
     "write_jsonl",
