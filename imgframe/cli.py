@@ -90,25 +90,22 @@ class Settings:
         return text
 
 
-class _RedactSecrets(logging.Filter):
-    """Last line of defence: no log record leaves with a known secret in it."""
+class _RedactingFormatter(logging.Formatter):
+    """Last line of defence: no log line (traceback included) leaves with a known secret."""
 
     def __init__(self, settings: Settings) -> None:
-        super().__init__()
+        super().__init__("%(levelname)s %(name)s: %(message)s")
         self.settings = settings
 
-    def filter(self, record: logging.LogRecord) -> bool:
-        if self.settings.secrets:
-            record.msg, record.args = self.settings.redact(record.getMessage()), None
-        return True
+    def format(self, record: logging.LogRecord) -> str:
+        return self.settings.redact(super().format(record))
 
 
 def _setup_logging(settings: Settings) -> Callable[[], None]:
     """Send log records to stderr at the chosen level; returns the function that undoes it
     (so that running the CLI in-process, as tests and notebooks do, leaves logging as it was)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(_RedactSecrets(settings))
+    handler.setFormatter(_RedactingFormatter(settings))
     root, package = logging.getLogger(), logging.getLogger("imgframe")
     saved = root.level, package.level
     level = getattr(logging, settings.log_level.upper())
@@ -319,7 +316,8 @@ def _source(kwargs: dict[str, Any]) -> _Source:
         api_only = [_flag(ctx, n) for n in _FETCH_PARAMS[2:] if _given(ctx, n)]
         if api_only:
             raise click.UsageError(
-                f"--from reads an export; {', '.join(api_only)} only apply to API fetches"
+                "--from reads an export; these options only apply to API fetches: "
+                + ", ".join(api_only)
             )
     elif params["from_raw_formulas"]:
         raise click.UsageError("--from-raw-formulas only applies with --from")
@@ -369,7 +367,7 @@ def _load_images(settings: Settings, source: _Source) -> pd.DataFrame:
 # The commands
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(name="imgframe", cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="imgframe")
 @click.option(
     "--sandbox",

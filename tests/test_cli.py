@@ -1,0 +1,792 @@
+"""The ``imgframe`` command against the packaged sandbox over real HTTP: every command and
+option, with exact output, and files read back and compared with a direct fetch."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.dataset as ds
+import pytest
+
+import imgframe
+from imgframe import sandbox
+from imgframe.charts import save_charts, summary_charts
+from imgframe.cli import cli
+from imgframe.export import read_export, write_export
+from imgframe.frame import explode_tags, tag_columns
+from imgframe.history import diff_snapshots
+from imgframe.report import hygiene_findings
+from imgframe.summary import headline
+
+from .cli_helpers import (
+    SANDBOX,
+    SMALL_IMAGES,
+    SMALL_SEED,
+    error_line,
+    no_fetched_at,
+    run,
+    use_sandbox,
+)
+from .conftest import client_kwargs
+from .frames import fixture_frame
+
+ZONES = (
+    "asia-east-1a",
+    "asia-north-1a",
+    "asia-south-1a",
+    "asia-southeast-1a",
+    "asia-southwest-1a",
+    "eu-west-1a",
+    "na-west-1a",
+    "sa-north-1a",
+)
+SUMMARY_LINE = re.compile(r"exported (\d+) rows to (\d+) files?, (\d+) bytes, in \d+\.\d\ds")
+
+
+@pytest.fixture(scope="module")
+def small() -> Iterator[sandbox.Sandbox]:
+    """The CLI tests' sandbox: the catalog ``--sandbox --sandbox-images 300`` serves."""
+    with sandbox.running(images=SMALL_IMAGES, seed=SMALL_SEED) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def fetched(small: sandbox.Sandbox) -> pd.DataFrame:
+    """Every image of ``small``, fetched directly with the library."""
+    return imgframe.fetch_images("all", **client_kwargs(small))
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch, small: sandbox.Sandbox) -> sandbox.Sandbox:
+    """``small``, set as the CLI's endpoint and credentials through the environment."""
+    use_sandbox(monkeypatch, small)
+    small.clear_requests()
+    return small
+
+
+def fetch(
+    server: sandbox.Sandbox, zone_id: str | list[str] = "all", **filters: str
+) -> pd.DataFrame:
+    return imgframe.fetch_images(zone_id, **client_kwargs(server), **filters)
+
+
+def summary_of(result_stderr: str) -> tuple[int, int, int]:
+    match = SUMMARY_LINE.fullmatch(result_stderr.rstrip("\n"))
+    assert match, result_stderr
+    rows, files, size = (int(g) for g in match.groups())
+    return rows, files, size
+
+
+# --------------------------------------------------------------------------------------------
+# Help, version, zones
+
+
+def test_every_command_has_help_with_a_real_example() -> None:
+    assert sorted(cli.commands) == [
+        "charts", "diff", "export", "report", "sandbox", "snapshot", "summary", "zones",
+    ]  # fmt: skip
+    for command in [None, *sorted(cli.commands)]:
+        result = run(*([command] if command else []), "--help")
+        assert result.exit_code == 0, result.output
+        lines = result.stdout.splitlines()
+        start = next(i for i, line in enumerate(lines) if line.strip().startswith("Example"))
+        examples = [
+            line.strip() for line in lines[start + 1 :] if line.lstrip().startswith("imgframe ")
+        ]
+        assert examples, f"{command}: no example in its help"
+        for example in examples:
+            words = shlex.split(example)
+            if command is not None:
+                assert command in words, example
+            # Every option of the example exists: parsing it with --help added succeeds.
+            parsed = run(*words[1:], "--help")
+            assert parsed.exit_code == 0, f"{example}: {parsed.output}"
+
+
+def test_version() -> None:
+    result = run("--version")
+    assert (result.exit_code, result.stdout) == (0, f"imgframe, version {imgframe.__version__}\n")
+
+
+ZONES_TABLE = """\
+zoneId             regionId          zoneName       cityName     countryCode  timeZone
+-----------------  ----------------  -------------  -----------  -----------  -------------------
+asia-east-1a       asia-east-1       Hong Kong A    Hong Kong    HK           Asia/Hong_Kong
+asia-north-1a      asia-north-1      Tokyo A        Tokyo        JP           Asia/Tokyo
+asia-south-1a      asia-south-1      Mumbai A       Mumbai       IN           Asia/Kolkata
+asia-southeast-1a  asia-southeast-1  Singapore A    Singapore    SG           Asia/Singapore
+asia-southwest-1a  asia-southwest-1  Dubai A        Dubai        AE           Asia/Dubai
+eu-west-1a         eu-west-1         Frankfurt A    Frankfurt    DE           Europe/Berlin
+na-west-1a         na-west-1         Los Angeles A  Los Angeles  US           America/Los_Angeles
+sa-north-1a        sa-north-1        São Paulo A    São Paulo    BR           America/Sao_Paulo
+"""
+
+
+def test_zones_table() -> None:
+    result = run(*SANDBOX, "zones")
+    assert (result.exit_code, result.stdout, result.stderr) == (0, ZONES_TABLE, "")
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv", "markdown"])
+def test_zones_formats_hold_what_describe_zones_lists(api: sandbox.Sandbox, fmt: str) -> None:
+    result = run("zones", "--format", fmt)
+    assert result.exit_code == 0
+    zones = imgframe.fetch_zones(**client_kwargs(api))
+    columns = ["zoneId", "regionId", "zoneName", "cityName", "countryCode", "timeZone"]
+    expected = zones[columns].astype(object).to_dict("records")
+    if fmt == "json":
+        assert json.loads(result.stdout) == expected
+    elif fmt == "csv":
+        assert list(csv.DictReader(result.stdout.splitlines())) == expected
+    else:
+        lines = result.stdout.splitlines()
+        assert lines[0] == "| " + " | ".join(columns) + " |"
+        assert (
+            lines[2]
+            == "| asia-east-1a | asia-east-1 | Hong Kong A | Hong Kong | HK | Asia/Hong\\_Kong |"
+        )
+        assert len(lines) == 2 + len(ZONES)
+
+
+# --------------------------------------------------------------------------------------------
+# export: formats, tags, datasets, placeholders
+
+
+@pytest.mark.parametrize(
+    ("name", "extra"),
+    [
+        ("images.parquet", []),
+        ("images.csv", []),
+        ("images.csv.gz", []),
+        ("images.jsonl", []),
+        ("images.data", ["--format", "csv"]),
+        ("images.out", ["--format", "jsonl"]),
+    ],
+)
+def test_export_round_trips_every_format(
+    api: sandbox.Sandbox, fetched: pd.DataFrame, tmp_path: Path, name: str, extra: list[str]
+) -> None:
+    target = tmp_path / name
+    result = run("export", "-o", target, *extra)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"{target}\n"
+    assert summary_of(result.stderr) == (SMALL_IMAGES, 1, target.stat().st_size)
+    pd.testing.assert_frame_equal(no_fetched_at(read_export(target)), no_fetched_at(fetched))
+    if name.endswith(".gz"):
+        assert target.read_bytes()[:2] == b"\x1f\x8b"
+
+
+def test_export_tags_long_and_wide_apply_to_csv_only(
+    api: sandbox.Sandbox, fetched: pd.DataFrame, tmp_path: Path
+) -> None:
+    long_csv, wide_csv, parquet = (
+        tmp_path / "long.csv",
+        tmp_path / "wide.csv",
+        tmp_path / "x.parquet",
+    )
+    assert run("export", "-o", long_csv, "--tags", "long").exit_code == 0
+    assert run("export", "-o", wide_csv, "-o", parquet, "--tags", "wide").exit_code == 0
+    expected = no_fetched_at(fetched)
+    pd.testing.assert_frame_equal(no_fetched_at(read_export(long_csv)), explode_tags(expected))
+    pd.testing.assert_frame_equal(
+        no_fetched_at(read_export(wide_csv)), tag_columns(expected).drop(columns=["tags"])
+    )
+    # Parquet keeps the list column, whatever --tags says about the CSV beside it.
+    pd.testing.assert_frame_equal(no_fetched_at(read_export(parquet)), expected)
+
+
+def test_export_partitioned_dataset(
+    api: sandbox.Sandbox, fetched: pd.DataFrame, tmp_path: Path
+) -> None:
+    target = tmp_path / "dataset"
+    result = run("export", "--partition-by", "zoneId", "-o", target)
+    assert result.exit_code == 0, result.output
+    assert summary_of(result.stderr) == (
+        SMALL_IMAGES,
+        1,
+        sum(p.stat().st_size for p in target.rglob("*") if p.is_file()),
+    )
+    assert sorted(p.name for p in target.iterdir()) == [
+        "_common_metadata",
+        *(f"zoneId={z}" for z in ZONES),
+    ]
+    table = ds.dataset(target, partitioning="hive").to_table()
+    counts = table.group_by("zoneId").aggregate([("imageId", "count")]).to_pylist()
+    per_zone = fetched["zoneId"].astype(str).value_counts().to_dict()
+    assert {c["zoneId"]: c["imageId_count"] for c in counts} == per_zone
+    assert sorted(table.column("imageId").to_pylist()) == sorted(fetched["imageId"])
+    # read_export gives the rows sorted by zone then image id (a dataset has no row order).
+    order = fetched.assign(_z=fetched["zoneId"].astype(str), _i=fetched["imageId"].astype(str))
+    expected = order.sort_values(["_z", "_i"], kind="stable").drop(columns=["_z", "_i"])
+    pd.testing.assert_frame_equal(
+        no_fetched_at(read_export(target)), no_fetched_at(expected.reset_index(drop=True))
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "zone", "zones"),
+    [
+        ([], "all", ZONES),
+        (["--all-zones"], "all", ZONES),
+        (["--zone-id", "eu-west-1a"], "eu-west-1a", ("eu-west-1a",)),
+        (["--zone-id", "eu-west-1a,na-west-1a"], "multi", ("eu-west-1a", "na-west-1a")),
+        (
+            ["--zone-id", "eu-west-1a", "--zone-id", "na-west-1a"],
+            "multi",
+            ("eu-west-1a", "na-west-1a"),
+        ),
+    ],
+)
+def test_export_placeholders(
+    api: sandbox.Sandbox,
+    fetched: pd.DataFrame,
+    tmp_path: Path,
+    args: list[str],
+    zone: str,
+    zones: tuple[str, ...],
+) -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+    result = run("export", *args, "-o", tmp_path / "{date}" / "images-{zone}-{time}.csv")
+    after = datetime.now(UTC)
+    assert result.exit_code == 0, result.output
+    written = Path(result.stdout.strip())
+    assert written.parent.parent == tmp_path
+    match = re.fullmatch(rf"images-{zone}-(\d{{6}})\.csv", written.name)
+    assert match, written.name
+    stamp = datetime.strptime(f"{written.parent.name} {match[1]}", "%Y-%m-%d %H%M%S")
+    assert before <= stamp.replace(tzinfo=UTC) <= after
+    got = read_export(written)
+    assert sorted(got["imageId"]) == sorted(fetched.loc[fetched["zoneId"].isin(zones), "imageId"])
+
+
+def test_export_writes_every_output_from_one_fetch(
+    api: sandbox.Sandbox, fetched: pd.DataFrame, tmp_path: Path
+) -> None:
+    outputs = [tmp_path / "a.parquet", tmp_path / "b.csv", tmp_path / "c.jsonl"]
+    result = run("export", *(x for o in outputs for x in ("-o", o)))
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [str(o) for o in outputs]
+    assert summary_of(result.stderr) == (SMALL_IMAGES, 3, sum(o.stat().st_size for o in outputs))
+    assert [r.action for r in api.requests] == ["DescribeZones"] + ["DescribeImages"] * len(ZONES)
+    for output in outputs:
+        pd.testing.assert_frame_equal(no_fetched_at(read_export(output)), no_fetched_at(fetched))
+
+
+def test_export_filters_reach_the_api(api: sandbox.Sandbox, tmp_path: Path) -> None:
+    target = tmp_path / "x.parquet"
+    args = [
+        "--zone-id", "asia-east-1a", "--os-type", "linux", "--image-type", "CUSTOM_IMAGE",
+        "--image-source", "CUSTOM", "--category", "Ubuntu", "--image-status", "AVAILABLE",
+        "--image-name", "prod", "--tag-keys", "team,env", "--tag", "env=prod", "--page-size", "5",
+    ]  # fmt: skip
+    assert run("export", *args, "-o", target).exit_code == 0
+    bodies = [r.body for r in api.requests if r.action == "DescribeImages"]
+    assert bodies[0] == {
+        "zoneId": "asia-east-1a",
+        "imageName": "prod",
+        "category": "Ubuntu",
+        "imageType": "CUSTOM_IMAGE",
+        "imageSource": "CUSTOM",
+        "osType": "linux",
+        "imageStatus": "AVAILABLE",
+        "tagKeys": ["team", "env"],
+        "tags": [{"key": "env", "value": "prod"}],
+        "pageNum": 1,
+        "pageSize": 5,
+    }
+    expected = fetch(
+        api,
+        ["asia-east-1a"],
+        os_type="linux",
+        image_type="CUSTOM_IMAGE",
+        image_source="CUSTOM",
+        category="Ubuntu",
+        image_status="AVAILABLE",
+        image_name="prod",
+        tag_keys=["team", "env"],
+        tags={"env": "prod"},
+    )
+    pd.testing.assert_frame_equal(no_fetched_at(read_export(target)), no_fetched_at(expected))
+
+
+def test_export_image_ids(api: sandbox.Sandbox, fetched: pd.DataFrame, tmp_path: Path) -> None:
+    ids = sorted(fetched["imageId"].astype(str).unique())[:3]
+    target = tmp_path / "x.jsonl"
+    args = ["--image-ids", ",".join(ids[:2]), "--image-ids", ids[2]]
+    assert run("export", *args, "-o", target).exit_code == 0
+    assert sorted(set(read_export(target)["imageId"])) == ids
+
+
+# --------------------------------------------------------------------------------------------
+# export: modes and the manifest
+
+
+def test_export_mode_error_refuses_before_fetching(api: sandbox.Sandbox, tmp_path: Path) -> None:
+    existing, fresh = tmp_path / "images.csv", tmp_path / "new.parquet"
+    assert run("export", "-o", existing).exit_code == 0
+    before = existing.read_bytes()
+    api.clear_requests()
+    result = run("export", "-o", fresh, "-o", existing)
+    assert result.exit_code == 1
+    assert error_line(result) == (
+        f"cannot write {existing}: it already exists (use --mode overwrite or append)"
+    )
+    assert existing.read_bytes() == before
+    assert not fresh.exists()  # not even the output that could have been written
+    assert api.requests == []
+
+
+def test_export_mode_overwrite_replaces(api: sandbox.Sandbox, tmp_path: Path) -> None:
+    target = tmp_path / "images.parquet"
+    assert run("export", "-o", target).exit_code == 0
+    result = run("export", "--os-type", "windows", "--mode", "overwrite", "-o", target)
+    assert result.exit_code == 0, result.output
+    windows = fetch(api, os_type="windows")
+    pd.testing.assert_frame_equal(no_fetched_at(read_export(target)), no_fetched_at(windows))
+
+
+@pytest.mark.parametrize("name", ["images.csv", "images.csv.gz", "images.jsonl", "images.parquet"])
+def test_export_mode_append_adds_rows(api: sandbox.Sandbox, tmp_path: Path, name: str) -> None:
+    target = tmp_path / name
+    assert run("export", "--os-type", "windows", "-o", target).exit_code == 0
+    result = run("export", "--os-type", "windows", "--mode", "append", "-o", target)
+    assert result.exit_code == 0, result.output
+    windows = no_fetched_at(fetch(api, os_type="windows"))
+    expected = pd.concat([windows, windows], ignore_index=True)
+    pd.testing.assert_frame_equal(no_fetched_at(read_export(target)), expected)
+
+
+def test_export_mode_append_to_a_dataset(api: sandbox.Sandbox, tmp_path: Path) -> None:
+    target = tmp_path / "dataset"
+    for mode in ("error", "append"):
+        args = ["--os-type", "bsd", "--partition-by", "zoneId", "--mode", mode]
+        assert run("export", *args, "-o", target).exit_code == 0
+    bsd = fetch(api, os_type="bsd")
+    table = ds.dataset(target, partitioning="hive").to_table()
+    assert sorted(table.column("imageId").to_pylist()) == sorted([*bsd["imageId"]] * 2)
+
+
+def test_export_manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with sandbox.running(images=400, seed=11) as server:
+        use_sandbox(monkeypatch, server)
+        outputs = [tmp_path / "out" / n for n in ("a.csv", "b.parquet", "c.jsonl")]
+        manifest = tmp_path / "out" / "manifest.json"
+        args = ["--os-type", "linux", "--page-size", "50", "--manifest", manifest]
+        result = run("export", *args, *(x for o in outputs for x in ("-o", o)))
+        assert result.exit_code == 0, result.output
+        pages = [r for r in server.requests if r.action == "DescribeImages"]
+        expected = fetch(server, os_type="linux")
+    document = json.loads(manifest.read_text())
+    assert document["files"] == [
+        {
+            "path": o.name,
+            "format": o.suffix[1:],
+            "rows": len(expected),
+            "bytes": o.stat().st_size,
+            "sha256": hashlib.sha256(o.read_bytes()).hexdigest(),
+        }
+        for o in outputs
+    ]
+    assert document["schema"] == {str(k): str(v) for k, v in expected.dtypes.items()}
+    assert len(pages) > len(ZONES)  # several pages in some zones
+    assert sorted(document["requestIds"]) == sorted(r.request_id for r in pages)
+    assert document["filters"] == {"osType": "linux"}
+    assert document["zones"] == list(ZONES)
+    assert document["totalCounts"] == expected["zoneId"].astype(str).value_counts().to_dict()
+    assert document["imgframeVersion"] == imgframe.__version__
+    assert set(document) == {
+        "imgframeVersion", "createdAt", "files", "schema", "requestIds", "filters", "zones",
+        "totalCounts", "fetchedAt", "seconds",
+    }  # fmt: skip
+
+
+def test_export_manifest_of_a_dataset(api: sandbox.Sandbox, tmp_path: Path) -> None:
+    target, manifest = tmp_path / "dataset", tmp_path / "manifest.json"
+    result = run("export", "--partition-by", "zoneId", "-o", target, "--manifest", manifest)
+    assert result.exit_code == 0, result.output
+    size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
+    files = json.loads(manifest.read_text())["files"]
+    assert files == [{"path": "dataset", "format": "parquet", "rows": SMALL_IMAGES, "bytes": size}]
+
+
+# --------------------------------------------------------------------------------------------
+# export: CSV formula neutralisation, and --from
+
+
+def csv_cells(path: Path) -> list[str]:
+    with path.open(newline="", encoding="utf-8") as fh:
+        return [cell for row in csv.reader(fh) for cell in row]
+
+
+def test_csv_formulas_are_neutralised_unless_asked(tmp_path: Path) -> None:
+    source = write_export(fixture_frame(), tmp_path / "fixture.parquet").path
+    safe, raw = tmp_path / "safe.csv", tmp_path / "raw.csv"
+    assert run("export", "--from", source, "-o", safe).exit_code == 0
+    assert run("export", "--from", source, "-o", raw, "--no-neutralize-formulas").exit_code == 0
+    dangerous = ("=", "+", "-", "@", "\t", "\r")
+    assert [c for c in csv_cells(safe) if c.startswith(dangerous)] == []
+    assert {"'=SUM(A1)", "'+1", "'-2", "'@x", "''=already quoted"} <= set(csv_cells(safe))
+    assert {"=SUM(A1)", "+1", "-2", "@x", "'=already quoted"} <= set(csv_cells(raw))
+
+    # Read back through --from: the neutralised file by default, the raw one with its flag.
+    expected = fixture_frame()
+    for csv_file, flags in ((safe, []), (raw, ["--from-raw-formulas"])):
+        back = tmp_path / f"back-{csv_file.stem}.parquet"
+        assert run("export", "--from", csv_file, *flags, "-o", back).exit_code == 0
+        pd.testing.assert_frame_equal(read_export(back), expected)
+    # Without the flag, a raw file's "'=..." value loses its quote: why the flag exists.
+    wrong = tmp_path / "wrong.parquet"
+    assert run("export", "--from", raw, "-o", wrong).exit_code == 0
+    assert "=already quoted" in set(read_export(wrong)["imageName"].dropna())
+
+
+# --------------------------------------------------------------------------------------------
+# summary
+
+
+SUMMARY_BY_CATEGORY = """\
+category   images  sizeGiB
+---------  ------  -------
+Ubuntu        103     4600
+Windows        38     2020
+Debian         35     1490
+Rocky          24      610
+AlmaLinux      20      460
+CentOS         19      610
+FreeBSD        16      340
+Alpine         10      100
+Fedora          9      200
+Generic         8      160
+openSUSE        7      140
+ArchLinux       6      120
+OTHERS          3       92
+Gentoo          2       40
+"""
+
+SUMMARY_BY_OS_TYPE = {
+    "csv": "osType,images,sizeGiB\nlinux,245,8590\nwindows,38,2020\nbsd,16,340\nandroid,1,32\n",
+    "markdown": """\
+| osType | images | sizeGiB |
+| --- | ---: | ---: |
+| linux | 245 | 8590 |
+| windows | 38 | 2020 |
+| bsd | 16 | 340 |
+| android | 1 | 32 |
+""",
+}
+
+SUMMARY_BY_TYPE_AND_STATUS = """\
+imageType     imageStatus  images  sizeGiB
+------------  -----------  ------  -------
+PUBLIC_IMAGE  AVAILABLE       161     3522
+CUSTOM_IMAGE  AVAILABLE       110     6790
+CUSTOM_IMAGE  SYNCING           9      310
+CUSTOM_IMAGE  CREATING          6        0
+CUSTOM_IMAGE  DELETING          5      130
+CUSTOM_IMAGE  UNAVAILABLE       3      100
+CUSTOM_IMAGE  FAILED            2        0
+CUSTOM_IMAGE  PROCESSING        2       90
+PUBLIC_IMAGE  UNAVAILABLE       2       40
+"""
+
+
+def test_summary_table() -> None:
+    result = run(*SANDBOX, "summary")
+    assert (result.exit_code, result.stdout, result.stderr) == (0, SUMMARY_BY_CATEGORY, "")
+
+
+@pytest.mark.parametrize("fmt", ["csv", "markdown", "json"])
+def test_summary_formats(api: sandbox.Sandbox, fmt: str) -> None:
+    result = run("summary", "--by", "osType", "--format", fmt)
+    assert result.exit_code == 0, result.output
+    if fmt == "json":
+        assert json.loads(result.stdout) == [
+            {"osType": "linux", "images": 245, "sizeGiB": 8590},
+            {"osType": "windows", "images": 38, "sizeGiB": 2020},
+            {"osType": "bsd", "images": 16, "sizeGiB": 340},
+            {"osType": "android", "images": 1, "sizeGiB": 32},
+        ]
+    else:
+        assert result.stdout == SUMMARY_BY_OS_TYPE[fmt]
+
+
+@pytest.mark.parametrize(
+    "by", [["--by", "imageType,imageStatus"], ["--by", "imageType", "--by", "imageStatus"]]
+)
+def test_summary_by_several_columns(api: sandbox.Sandbox, by: list[str]) -> None:
+    result = run("summary", *by)
+    assert (result.exit_code, result.stdout) == (0, SUMMARY_BY_TYPE_AND_STATUS)
+
+
+@pytest.mark.parametrize("name", ["images.parquet", "images.csv", "images.jsonl", "dataset"])
+def test_summary_from_an_export_matches_the_api(
+    api: sandbox.Sandbox, tmp_path: Path, name: str
+) -> None:
+    target = tmp_path / name
+    partition = ["--partition-by", "zoneId"] if name == "dataset" else []
+    assert run("export", *partition, "-o", target).exit_code == 0
+    api.clear_requests()
+    result = run("summary", "--from", target)
+    assert (result.exit_code, result.stdout) == (0, SUMMARY_BY_CATEGORY)
+    assert api.requests == []  # --from needs no API (and no credentials)
+
+
+# --------------------------------------------------------------------------------------------
+# charts and report
+
+
+def chart_bytes(path: Path) -> bytes:
+    """A chart file's bytes; matplotlib's SVG element ids are random, so they are masked."""
+    data = path.read_bytes()
+    return re.sub(rb"\b[mp][0-9a-f]{10}\b", b"<id>", data) if path.suffix == ".svg" else data
+
+
+@pytest.mark.parametrize("fmt", ["png", "svg"])
+def test_charts_are_named_after_what_they_show(
+    api: sandbox.Sandbox, fetched: pd.DataFrame, tmp_path: Path, fmt: str
+) -> None:
+    out = tmp_path / "charts"
+    result = run("charts", "-o", out, "--format", fmt)
+    assert result.exit_code == 0, result.output
+    names = ["category", "osType", "imageStatus", "zone"]
+    assert result.stdout.splitlines() == [str(out / f"images_by_{n}.{fmt}") for n in names]
+    # The same bytes the library draws from the same data.
+    library = save_charts(summary_charts(fetched), tmp_path / "library", format=fmt)
+    assert {p.name: chart_bytes(p) for p in out.iterdir()} == {
+        p.name: chart_bytes(p) for p in library
+    }
+    start = b"\x89PNG\r\n\x1a\n" if fmt == "png" else b"<?xml"
+    assert all(p.read_bytes().startswith(start) for p in out.iterdir())
+
+
+def test_charts_of_one_zone_have_no_zone_chart(api: sandbox.Sandbox, tmp_path: Path) -> None:
+    result = run("charts", "--zone-id", "eu-west-1a", "-o", tmp_path)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "images_by_category.png", "images_by_imageStatus.png", "images_by_osType.png",
+    ]  # fmt: skip
+
+
+def markdown_section(text: str, heading: str) -> list[str]:
+    lines = text.splitlines()
+    start = lines.index(heading)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return lines[start + 1 : end]
+
+
+def test_report_headline_figures_match_the_data(
+    api: sandbox.Sandbox, fetched: pd.DataFrame, tmp_path: Path
+) -> None:
+    out = tmp_path / "report"
+    args = ["--require-tag", "owner", "--max-rows", "5", "-o", out]
+    result = run("report", *args)
+    assert result.exit_code == 0, result.output
+    html, md = out / "inventory-report.html", out / "inventory-report.md"
+    assert result.stdout == f"{html}\n{md}\n"
+    text = md.read_text()
+    figures = headline(fetched)
+    lines = text.splitlines()
+    row = lines.index(
+        "| Images | Zones | Public | Custom | Available | Not available | Total size (GiB) |"
+    )
+    assert lines[row + 2] == "| " + " | ".join(f"{v:,}" for v in figures.values()) + " |"
+    assert figures["images"] == SMALL_IMAGES
+    assert figures["zones"] == len(ZONES)
+    findings = {f.key: len(f.images) for f in hygiene_findings(fetched, require_tags=["owner"])}
+    assert f"### Custom images without tags: {findings['untagged']:,}" in lines
+    assert f"### Images not available: {findings['not_available']:,}" in lines
+    assert f"### Custom images missing required tags: {findings['missing_tags']:,}" in lines
+    assert f"_{SMALL_IMAGES - 5:,} more rows not shown._" in markdown_section(text, "## Images")
+    page = html.read_text()
+    assert f'<div class="value">{SMALL_IMAGES}</div><div class="label">Images</div>' in page
+    assert page.count('src="data:image/png;base64,') == 4
+
+
+def test_report_default_directory(
+    api: sandbox.Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run("report", "--zone-id", "eu-west-1a")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "reports/inventory-report.html\nreports/inventory-report.md\n"
+    assert sorted(p.name for p in (tmp_path / "reports").iterdir()) == [
+        "inventory-report.html", "inventory-report.md",
+    ]  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------
+# snapshot and diff over two sandbox days
+
+
+def test_snapshot_diff_and_report_over_two_days(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = tmp_path / "store"
+    with sandbox.running(images=400, seed=11, day=0) as server:
+        use_sandbox(monkeypatch, server)
+        first = run("snapshot", "--store", store, "--date", "2026-01-01")
+        day0 = fetch(server)
+        server.set_day(1)
+        second = run("snapshot", "--store", store, "--date", "2026-01-02")
+        day1 = fetch(server)
+        report = run("report", "--store", store, "-o", tmp_path / "report")
+    assert (first.exit_code, second.exit_code, report.exit_code) == (0, 0, 0)
+    assert first.stdout == f"{store / 'snapshot_date=2026-01-01'}\n"
+    assert first.stderr == f"snapshot 2026-01-01: {len(day0)} images in 8 zones\n"
+    assert second.stderr == f"snapshot 2026-01-02: {len(day1)} images in 8 zones\n"
+
+    expected = diff_snapshots(day0, day1)
+    counts = expected.summary()
+    assert counts["added"]
+    assert counts["removed"]
+    assert counts["changed"]
+    line = (
+        f"2026-01-01 -> 2026-01-02: {counts['added']} added, {counts['removed']} removed, "
+        f"{counts['changed']} changed ({counts['changed_fields']} fields), "
+        f"{counts['unchanged']} unchanged"
+    )
+    long = expected.long_frame()
+
+    table = run("diff", "--store", store, "-o", tmp_path / "changes.parquet")
+    assert table.exit_code == 0, table.output
+    out = table.stdout.splitlines()
+    assert out[:2] == [line, ""]
+    assert len(out) == 2 + 2 + len(long)  # the line, a blank, the table's header and rule, rows
+    assert out[2].split() == ["zoneId", "imageId", "change", "field", "old", "new"]
+    assert table.stderr == f"wrote {len(long)} changes to {tmp_path / 'changes.parquet'}\n"
+    pd.testing.assert_frame_equal(read_export(tmp_path / "changes.parquet"), long)
+
+    explicit = run("diff", "--store", store, "--from", "2026-01-01", "--to", "2026-01-02")
+    assert explicit.stdout == table.stdout
+    as_json = run("diff", "--store", store, "--format", "json")
+    records = long.astype(object).where(long.notna(), None).to_dict("records")
+    assert json.loads(as_json.stdout) == records
+    assert as_json.stderr == line + "\n"
+    reverse = run("-q", "diff", "--store", store, "--from", "2026-01-02", "--to", "2026-01-01")
+    assert reverse.stdout.splitlines()[0].startswith(
+        f"2026-01-02 -> 2026-01-01: {counts['removed']} added, {counts['added']} removed"
+    )
+
+    text = (tmp_path / "report" / "inventory-report.md").read_text()
+    changes = markdown_section(text, "## Changes since the previous snapshot")
+    assert f"### Added ({counts['added']})" in changes
+    assert f"### Removed ({counts['removed']})" in changes
+    trend = markdown_section(text, "## Trend")
+    assert sum(1 for t in trend if t.startswith("| 2026-01-0")) == 2
+
+
+def test_snapshot_date_defaults_to_the_fetch_day(api: sandbox.Sandbox, tmp_path: Path) -> None:
+    result = run("snapshot", "--store", tmp_path, "--zone-id", "eu-west-1a")
+    assert result.exit_code == 0, result.output
+    today = datetime.now(UTC).date()
+    assert result.stdout == f"{tmp_path / f'snapshot_date={today}'}\n"
+    assert imgframe.list_snapshots(tmp_path) == [today]
+
+
+def test_diff_needs_two_snapshots(api: sandbox.Sandbox, tmp_path: Path) -> None:
+    assert run("snapshot", "--store", tmp_path, "--date", "2026-01-01").exit_code == 0
+    result = run("diff", "--store", tmp_path)
+    assert result.exit_code == 1
+    assert error_line(result).startswith(
+        f"diff_store needs two snapshots to compare; {tmp_path} has 1 (2026-01-01)."
+    )
+    result = run("diff", "--store", tmp_path, "--to", "2026-01-01", "--from", "2025-12-31")
+    assert result.exit_code == 1
+    assert error_line(result) == (
+        f"no snapshot dated {date(2025, 12, 31)} (from_date) in {tmp_path}; it has 2026-01-01"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Logs, progress, quiet
+
+
+def test_quiet_leaves_stderr_empty(api: sandbox.Sandbox, tmp_path: Path) -> None:
+    target = tmp_path / "x.csv"
+    loud = run("export", "--page-size", "20", "-o", target)
+    assert len(loud.stderr.splitlines()) == 1  # the summary line; no progress bar off a TTY
+    quiet = run("--quiet", "export", "--page-size", "20", "--mode", "overwrite", "-o", target)
+    assert (quiet.exit_code, quiet.stdout, quiet.stderr) == (0, f"{target}\n", "")
+
+
+def test_info_logs_go_to_stderr(api: sandbox.Sandbox, tmp_path: Path) -> None:
+    result = run("--log-level", "info", "summary", "--zone-id", "eu-west-1a", "--by", "osType")
+    assert result.exit_code == 0
+    assert result.stdout == (
+        "osType   images  sizeGiB\n"
+        "-------  ------  -------\n"
+        "linux        33     1240\n"
+        "windows       3      120\n"
+        "bsd           2       40\n"
+    )
+    assert re.search(r"INFO imgframe.fetch: fetched \d+ images from 1 zone", result.stderr)
+
+
+def stderr_on_a_terminal(args: list[str], env: dict[str, str]) -> str:
+    """Run ``imgframe <args>`` in a child process whose stderr is a terminal (a pty)."""
+    pty = pytest.importorskip("pty")
+    import fcntl
+    import struct
+    import termios
+
+    leader, follower = pty.openpty()
+    # A new pty is 0 columns wide, and tqdm draws nothing in no room: make it 100 x 24.
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    command = [sys.executable, "-c", "from imgframe.cli import main; main()", *args]
+    with subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=follower, env={**os.environ, **env}
+    ) as process:
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        assert process.wait(timeout=30) == 0
+    os.close(leader)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_progress_bar_on_a_terminal_unless_quiet(small: sandbox.Sandbox, tmp_path: Path) -> None:
+    env = {
+        "ZENLAYER_ENDPOINT": small.endpoint,
+        "ZENLAYER_ACCESS_KEY_ID": small.access_key_id,
+        "ZENLAYER_ACCESS_KEY_SECRET": small.access_key_secret,
+    }
+    target = tmp_path / "x.parquet"
+    shown = stderr_on_a_terminal(["export", "--page-size", "10", "-o", str(target)], env)
+    assert re.search(r"\d+/\d+ \[[^]]*page/s\]", shown), shown
+    assert "exported 300 rows to 1 file" in shown
+    quiet = ["--quiet", "export", "--page-size", "10", "--mode", "overwrite", "-o", str(target)]
+    assert stderr_on_a_terminal(quiet, env) == ""
+
+
+def test_profile_from_the_official_cli_credentials_file(
+    small: sandbox.Sandbox, tmp_path: Path
+) -> None:
+    home = Path(os.environ["HOME"])  # a temporary home (see conftest)
+    (home / ".zenlayer").mkdir(parents=True)
+    profile = {"access_key_id": small.access_key_id, "access_key_secret": small.access_key_secret}
+    (home / ".zenlayer" / "credentials.json").write_text(json.dumps({"cli-test": profile}))
+    result = run("--profile", "cli-test", "--endpoint", small.endpoint, "zones")
+    assert (result.exit_code, result.stdout) == (0, ZONES_TABLE)
+    missing = run("--profile", "nobody", "--endpoint", small.endpoint, "zones")
+    assert missing.exit_code == 1
+    assert error_line(missing) == (
+        f"profile 'nobody' (argument) is not in {home / '.zenlayer' / 'credentials.json'}"
+    )
