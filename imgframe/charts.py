@@ -321,7 +321,10 @@ def figure_bytes(figure: Figure, *, format: str = "png", dpi: int = _DPI) -> byt
     metadata: dict[str, str | None] = (
         {"Software": None} if format == "png" else {"Date": None, "Creator": None}
     )
-    with _quiet_glyphs():
+    import matplotlib
+
+    # A fixed salt makes SVG element ids repeatable (matplotlib draws them at random).
+    with _quiet_glyphs(), matplotlib.rc_context({"svg.hashsalt": "imgframe"}):
         figure.savefig(buffer, format=format, dpi=dpi, metadata=metadata, facecolor="white")
     return buffer.getvalue()
 

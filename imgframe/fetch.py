@@ -119,6 +119,7 @@ class Client:
         clock: Any = time.time,
     ) -> None:
         self.max_concurrency = _check_concurrency(max_concurrency)
+        endpoint = resolve_endpoint(endpoint)  # first: a bad endpoint is the clearer error
         credentials = resolve_credentials(
             access_key_id=access_key_id,
             access_key_secret=access_key_secret,
@@ -127,7 +128,7 @@ class Client:
         )
         self.api = ZecClient(
             credentials,
-            resolve_endpoint(endpoint),
+            endpoint,
             timeouts=timeouts or Timeouts(),
             retry=retry or RetryPolicy(),
             clock=clock,

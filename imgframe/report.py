@@ -273,6 +273,14 @@ def _change_sections(
     return sections
 
 
+def _images_in(key: str, frame: pd.DataFrame) -> int:
+    """Images in a change section: "changed" has one row per changed field, so count keys."""
+    keys = [c for c in ("zoneId", "imageId") if c in frame.columns]
+    if key == "changed" and keys:
+        return len(frame[keys].drop_duplicates())
+    return len(frame)
+
+
 def _trend_table(trend: pd.DataFrame) -> pd.DataFrame:
     """Dates down, statuses across, image counts in the cells."""
     data = pd.DataFrame(
@@ -450,11 +458,11 @@ def build_report_html(
         emit('<section id="changes"><h2>Changes since the previous snapshot</h2>')
         emit(
             "<p>"
-            + " · ".join(f"{name}: {len(frame):,}" for _, name, frame in change_sections)
+            + " · ".join(f"{name}: {_images_in(key, f):,}" for key, name, f in change_sections)
             + "</p>"
         )
-        for _, name, frame in change_sections:
-            emit(f"<h3>{name} ({len(frame):,})</h3>")
+        for key, name, frame in change_sections:
+            emit(f"<h3>{name} ({_images_in(key, frame):,})</h3>")
             if len(frame):
                 emit(_collapsible(frame, max_rows))
             else:
@@ -598,9 +606,12 @@ def build_report_markdown(
 
     if change_sections:
         out += ["## Changes since the previous snapshot", ""]
-        out += [" · ".join(f"{name}: {len(frame):,}" for _, name, frame in change_sections), ""]
-        for _, name, frame in change_sections:
-            out += [f"### {name} ({len(frame):,})", ""]
+        out += [
+            " · ".join(f"{name}: {_images_in(key, f):,}" for key, name, f in change_sections),
+            "",
+        ]
+        for key, name, frame in change_sections:
+            out += [f"### {name} ({_images_in(key, frame):,})", ""]
             out += [_md_table(frame, max_rows) if len(frame) else "None.", ""]
 
     if trend is not None:

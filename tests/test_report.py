@@ -212,11 +212,11 @@ def _changes(df: pd.DataFrame) -> dict[str, pd.DataFrame]:
         "removed": df.tail(1),
         "changed": pd.DataFrame(
             {
-                "zoneId": ["asia-east-1a"],
-                "imageId": ["img-x"],
-                "field": ["imageName"],
-                "old": ["before"],
-                "new": ["<b>after</b>"],
+                "zoneId": ["asia-east-1a", "asia-east-1a"],
+                "imageId": ["img-x", "img-x"],
+                "field": ["imageName", "imageStatus"],
+                "old": ["before", "CREATING"],
+                "new": ["<b>after</b>", "AVAILABLE"],
             }
         ),
     }
@@ -235,13 +235,14 @@ def test_changes_and_trend_sections(df: pd.DataFrame) -> None:
     text = build_report_html(df, changes=_changes(df), trend=TREND)
     page = Page(text)
     assert "Changes since the previous snapshot" in text
-    assert "Added: 2 · Removed: 1 · Changed: 1" in text
+    assert "Added: 2 · Removed: 1 · Changed: 1" in text  # one image, two changed fields
     added, removed, changed = page.tables["changes"]
     assert [row[1] for row in added[1:]] == df["imageId"].head(2).tolist()
     assert [row[1] for row in removed[1:]] == df["imageId"].tail(1).tolist()
     assert changed == [
         ["Zone", "Image ID", "Field", "Before", "After"],
         ["asia-east-1a", "img-x", "imageName", "before", "<b>after</b>"],
+        ["asia-east-1a", "img-x", "imageStatus", "CREATING", "AVAILABLE"],
     ]
     assert "&lt;b&gt;after&lt;/b&gt;" in text
     trend_images = [a for t, a in page.tags if t == "img" and "over time" in str(a.get("alt"))]
