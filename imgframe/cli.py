@@ -212,6 +212,7 @@ _FETCH_PARAMS = (
     "tag_pairs",
     "page_size",
     "max_concurrency",
+    "verify",
 )
 
 
@@ -255,7 +256,7 @@ def fetch_options(command: F) -> F:
             "--tag-keys",
             multiple=True,
             metavar="KEYS",
-            help="Images having any of these tag keys, comma-separated (at most 20).",
+            help="Tag keys the images carry, comma-separated (at most 20).",
         ),
         click.option(
             "--tag",
@@ -278,6 +279,12 @@ def fetch_options(command: F) -> F:
             show_default=True,
             help="Pages in flight at once, across all zones.",
         ),
+        click.option(
+            "--verify",
+            is_flag=True,
+            help="Page each zone until two passes agree: exact even when images are added "
+            "and removed while paging, at twice the requests.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -294,6 +301,7 @@ class _Source:
     filters: dict[str, Any]
     page_size: int
     max_concurrency: int
+    verify: bool = False
 
     @property
     def requested_zones(self) -> list[str] | None:
@@ -342,6 +350,7 @@ def _source(kwargs: dict[str, Any]) -> _Source:
         filters=filters,
         page_size=params["page_size"],
         max_concurrency=params["max_concurrency"],
+        verify=params["verify"],
     )
 
 
@@ -356,6 +365,7 @@ def _load_images(settings: Settings, source: _Source) -> pd.DataFrame:
         return client.fetch_images(
             source.zone_ids or "all",
             page_size=source.page_size,
+            verify=source.verify,
             progress=False if settings.quiet else None,
             **source.filters,
         )

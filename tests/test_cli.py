@@ -790,3 +790,16 @@ def test_profile_from_the_official_cli_credentials_file(
     assert error_line(missing) == (
         f"profile 'nobody' (argument) is not in {home / '.zenlayer' / 'credentials.json'}"
     )
+
+
+def test_export_verify_pages_twice_and_agrees(api: sandbox.Sandbox, tmp_path: Path) -> None:
+    zone = max(ZONES, key=lambda z: len(api.catalog.images(z)))
+    pages = -(-len(api.catalog.images(zone)) // 10)
+    target = tmp_path / "v.parquet"
+    result = run("export", "--zone-id", zone, "--page-size", "10", "--verify", "-o", target)
+    assert result.exit_code == 0, result.output
+    described = [r for r in api.requests if r.action == "DescribeImages"]
+    assert len(described) == 2 * pages
+    assert read_export(target)["imageId"].tolist() == [
+        r["imageId"] for r in api.catalog.images(zone)
+    ]
