@@ -392,16 +392,30 @@ def to_arrow(
     micros = int(when.timestamp() * 1_000_000)
     fetched = pa.array(np.full(n, micros, dtype=np.int64)).cast(pa.timestamp("us", tz="UTC"))
 
-    columns: dict[str, pa.Array] = {"zoneId": zone_column}
-    for name in IMAGE_FIELDS:
+    unreadable_sizes = 0
+
+    def convert(name: str) -> pa.Array:
+        nonlocal unreadable_sizes
         column = records.column(name).combine_chunks()
         if name == "imageSize":
-            column = _parse_sizes(column)
+            column, unreadable_sizes = _parse_sizes(column)
         elif name == "tags":
             column = _empty_if_null(column)
         elif name in CATEGORICAL_COLUMNS:
             column = column.dictionary_encode().cast(pa.dictionary(pa.int32(), pa.string()))
-        columns[name] = column
+        return column
+
+    # Copying and converting the columns is Arrow work outside the GIL, so columns go in
+    # parallel (1M rows on two cores: 0.28 s -> 0.21 s, more when memory is fresh).
+    columns: dict[str, pa.Array] = {"zoneId": zone_column}
+    with ThreadPoolExecutor(min(len(IMAGE_FIELDS), os.cpu_count() or 1)) as pool:
+        columns.update(zip(IMAGE_FIELDS, pool.map(convert, IMAGE_FIELDS), strict=True))
+    if unreadable_sizes:
+        warnings.warn(
+            f"imageSize: {unreadable_sizes} value(s) were not a whole number of GiB and became NA",
+            DataQualityWarning,
+            stacklevel=3,
+        )
     for name in records.column_names:  # fields the API added later
         if name not in columns:
             columns[name] = records.column(name).combine_chunks()
@@ -425,21 +439,16 @@ def _conform(table: pa.Table) -> pa.Table:
     return table
 
 
-def _parse_sizes(column: pa.Array) -> pa.Array:
-    """imageSize is a string of whole GiB ("20"); anything else becomes NA, and is counted."""
+def _parse_sizes(column: pa.Array) -> tuple[pa.Array, int]:
+    """imageSize is a string of whole GiB ("20"); anything else becomes NA, and is counted:
+    (sizes, how many were unreadable)."""
     if _plain_whole_numbers(column):
-        return column.cast(pa.int64())  # the usual case, a tenth of the general path's time
+        return column.cast(pa.int64()), 0  # the usual case, about 1/7 of the general path
     text = pc.utf8_trim_whitespace(column)
     whole = pc.match_substring_regex(text, r"^[0-9]{1,18}(\.0+)?$")
     bad = pc.sum(pc.and_(pc.is_valid(text), pc.invert(whole))).as_py() or 0
-    if bad:
-        warnings.warn(
-            f"imageSize: {bad} value(s) were not a whole number of GiB and became NA",
-            DataQualityWarning,
-            stacklevel=4,
-        )
     digits = pc.replace_substring_regex(text, r"\.0+$", "")
-    return pc.if_else(whole, digits, pa.scalar(None, pa.string())).cast(pa.int64())
+    return pc.if_else(whole, digits, pa.scalar(None, pa.string())).cast(pa.int64()), bad
 
 
 def _plain_whole_numbers(column: pa.Array) -> bool:
