@@ -50,7 +50,14 @@ from .filters import (
     TagsArg,
     check_page_size,
 )
-from .frame import ParsedPage, RawPage, frame_from_tables, parse_page, save_pages
+from .frame import (
+    ParsedPage,
+    RawPage,
+    frame_from_tables,
+    handed_over,
+    parse_page,
+    save_pages,
+)
 from .schema import ZONE_FIELDS
 
 if TYPE_CHECKING:
@@ -222,7 +229,7 @@ class Client:
         if raw_dir is not None:
             save_pages(result.raw_pages, raw_dir)
         frame = frame_from_tables(
-            result.tables,
+            handed_over(result.tables),
             result.zone_ids,
             fetched_at=result.fetched_at,
             zones=zones if joined else None,

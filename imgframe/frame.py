@@ -373,16 +373,25 @@ def frame_from_tables(
 def to_arrow(
     tables: Sequence[pa.Table], zone_ids: Sequence[str], *, fetched_at: datetime | None = None
 ) -> pa.Table:
-    """The frame as an Arrow table (the columns of :data:`IMAGE_SCHEMA` plus extras)."""
-    tables = [_conform(t) for t in tables] or [RECORD_SCHEMA.empty_table()]
-    # No copy yet: one chunk per table. Each column is combined and converted on its own
-    # below, so only one column's intermediate copies exist at a time.
+    """The frame as an Arrow table (the columns of :data:`IMAGE_SCHEMA` plus extras).
+
+    ``tables`` wrapped in :func:`handed_over` are released as the frame is built.
+    """
+    given = _take(tables)
+    tables = [_conform(t) for t in given] or [RECORD_SCHEMA.empty_table()]
+    del given
+    lengths = np.fromiter((t.num_rows for t in tables), dtype=np.int64, count=len(tables))
+    # No copy yet: one chunk per table. Below, each column is copied into one array and
+    # converted on its own, and then its chunks are let go: with handed-over tables, nothing
+    # else holds them, so each page's memory is freed on the way instead of at the end.
     records = pa.concat_tables(tables, promote_options="permissive")
+    del tables
     n = records.num_rows
+    pending = {name: records.column(name) for name in records.column_names}
+    del records
 
     zone_dictionary = pa.array(list(dict.fromkeys(zone_ids)), type=pa.string())
     position = {z: i for i, z in enumerate(zone_dictionary.to_pylist())}
-    lengths = np.fromiter((t.num_rows for t in tables), dtype=np.int64, count=len(tables))
     codes = np.fromiter((position[z] for z in zone_ids), dtype=np.int32, count=len(zone_ids))
     zone_column = pa.DictionaryArray.from_arrays(
         pa.array(np.repeat(codes, lengths) if len(zone_ids) else np.empty(0, np.int32)),
@@ -396,7 +405,7 @@ def to_arrow(
 
     def convert(name: str) -> pa.Array:
         nonlocal unreadable_sizes
-        column = records.column(name).combine_chunks()
+        column = pending.pop(name).combine_chunks()
         if name == "imageSize":
             column, unreadable_sizes = _parse_sizes(column)
         elif name == "tags":
@@ -416,11 +425,36 @@ def to_arrow(
             DataQualityWarning,
             stacklevel=3,
         )
-    for name in records.column_names:  # fields the API added later
+    for name in list(pending):  # fields the API added later
         if name not in columns:
-            columns[name] = records.column(name).combine_chunks()
+            columns[name] = pending.pop(name).combine_chunks()
     columns["fetchedAt"] = fetched
     return pa.table(columns)
+
+
+class _HandedOver(list[pa.Table]):
+    """Record tables their caller gave up (see :func:`handed_over`)."""
+
+
+def handed_over(tables: list[pa.Table]) -> list[pa.Table]:
+    """Give ``tables`` to :func:`frame_from_tables` or :func:`to_arrow` for good.
+
+    ``tables`` is emptied, and the frame is built letting go of each column's chunks once
+    they are copied, so the pages' memory is freed along the way (a fetch's peak RSS drops
+    by about a fifth of the frame). Only for a caller that keeps no other reference to them.
+    """
+    given = _HandedOver(tables)
+    tables.clear()
+    return given
+
+
+def _take(tables: Sequence[pa.Table]) -> list[pa.Table]:
+    """A list of the tables that we own; a handed-over list is emptied, leaving us the only
+    references."""
+    taken = list(tables)
+    if isinstance(tables, _HandedOver):
+        tables.clear()
+    return taken
 
 
 def _conform(table: pa.Table) -> pa.Table:
@@ -580,10 +614,8 @@ def normalize_pages(
             raise InvalidArgument("normalize_pages: zone_id is needed for pages given as bytes")
         else:
             raw.append(RawPage(zone_id=zone_id, page_num=len(raw) + 1, body=bytes(page)))
-    parsed = parse_pages([p.body for p in raw])
-    return frame_from_tables(
-        [p.records for p in parsed], [p.zone_id for p in raw], fetched_at=fetched_at
-    )
+    tables = handed_over([p.records for p in parse_pages([p.body for p in raw])])
+    return frame_from_tables(tables, [p.zone_id for p in raw], fetched_at=fetched_at)
 
 
 def save_pages(pages: Iterable[RawPage], directory: str | os.PathLike[str]) -> list[Path]:
