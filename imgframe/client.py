@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import requests
+import requests.auth
 from requests.adapters import HTTPAdapter
 
 from ._version import __version__
@@ -144,7 +145,10 @@ source='arguments'))
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._session.verify = self.verify
+        # Proxies from the environment are honoured, but never ~/.netrc: requests would
+        # replace the signed Authorization header with Basic auth for a matching host.
         self._session.trust_env = True
+        self._session.auth = _KeepHeaders()
 
     def __repr__(self) -> str:
         return f"ZecClient(endpoint={self.endpoint!r}, credentials={self.credentials!r})"
@@ -277,6 +281,13 @@ source='arguments'))
             if time.monotonic() - started > self.timeouts.total:
                 raise TimeoutError(f"the answer took longer than {self.timeouts.total:g}s in total")
         return b"".join(chunks)
+
+
+class _KeepHeaders(requests.auth.AuthBase):
+    """Session auth that changes nothing, so requests never falls back to ~/.netrc."""
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return request
 
 
 def _classify(

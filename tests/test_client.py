@@ -250,3 +250,16 @@ def test_logging_is_quiet_by_default(
     caplog.set_level(logging.WARNING)
     imgframe.fetch_images("asia-east-1a", **client_kwargs(fresh_sb))
     assert caplog.records == []
+
+
+def test_netrc_never_replaces_the_signature(fresh_sb: sandbox.Sandbox) -> None:
+    import os
+    from pathlib import Path
+
+    netrc = Path(os.environ["HOME"]) / ".netrc"
+    netrc.parent.mkdir(parents=True, exist_ok=True)
+    netrc.write_text("machine 127.0.0.1 login someone password netrc-password\n")
+    netrc.chmod(0o600)
+    with zec(fresh_sb) as client:
+        assert describe(client).records.num_rows == 10
+    assert fresh_sb.requests[-1].status == 200
