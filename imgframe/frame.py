@@ -507,7 +507,8 @@ def _empty_if_null(column: pa.ListArray) -> pa.Array:
     return pc.if_else(pc.is_null(column), pa.scalar([], column.type), column)
 
 
-def _types_mapper(arrow_type: pa.DataType) -> Any:
+def pandas_dtype(arrow_type: pa.DataType) -> Any:
+    """The frame's pandas dtype for an Arrow type (``None``: pandas' default)."""
     if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
         return pd.StringDtype("pyarrow")
     if pa.types.is_integer(arrow_type):
@@ -522,7 +523,7 @@ def _types_mapper(arrow_type: pa.DataType) -> Any:
 
 
 def _to_pandas(table: pa.Table) -> pd.DataFrame:
-    frame: pd.DataFrame = table.to_pandas(types_mapper=_types_mapper)
+    frame: pd.DataFrame = table.to_pandas(types_mapper=pandas_dtype)
     return frame
 
 

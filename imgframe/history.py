@@ -64,7 +64,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from .errors import DataError, ExportError, InvalidArgument
-from .frame import IMAGE_SCHEMA
+from .frame import IMAGE_SCHEMA, pandas_dtype
 from .schema import CATEGORICAL_COLUMNS, IMAGE_FIELDS, IMAGE_STATUSES, ZONE_JOIN_COLUMNS
 
 __all__ = [
@@ -498,7 +498,7 @@ def _to_frame(table: pa.Table, columns: Sequence[str] | None) -> pd.DataFrame:
             ) from exc
         arrays.append(array)
     table = pa.Table.from_arrays(arrays, names=order)
-    return cast(pd.DataFrame, table.to_pandas(types_mapper=_pandas_dtype))
+    return cast(pd.DataFrame, table.to_pandas(types_mapper=pandas_dtype))
 
 
 def _as_frame_type(name: str, array: pa.Array) -> pa.Array:
@@ -514,21 +514,6 @@ def _as_frame_type(name: str, array: pa.Array) -> pa.Array:
     # Parquet names list items "element", the frame "item": Arrow's type equality ignores the
     # name, pandas' dtype repr does not.
     return array.cast(known)
-
-
-def _pandas_dtype(arrow_type: pa.DataType) -> Any:
-    """The frame's mapping of Arrow types to pandas dtypes."""
-    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
-        return _STRING
-    if pa.types.is_integer(arrow_type):
-        return pd.Int64Dtype()
-    if pa.types.is_boolean(arrow_type):
-        return pd.BooleanDtype()
-    if pa.types.is_floating(arrow_type):
-        return pd.Float64Dtype()
-    if pa.types.is_dictionary(arrow_type) or pa.types.is_timestamp(arrow_type):
-        return None  # pandas' own categorical and datetime64[us, UTC]
-    return pd.ArrowDtype(arrow_type)
 
 
 # --------------------------------------------------------------------------------------------
