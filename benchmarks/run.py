@@ -61,8 +61,9 @@ import pyarrow.json as pj
 
 import imgframe
 from imgframe import sandbox
-from imgframe.fetch import DEFAULT_CONCURRENCY
-from imgframe.frame import RawPage, normalize_pages, save_pages
+from imgframe.defaults import DEFAULT_CONCURRENCY
+from imgframe.frame import normalize_pages
+from imgframe.parse import RawPage, save_pages
 from imgframe.sandbox.filters import parse_filter
 from imgframe.schema import (
     CATEGORICAL_COLUMNS,
@@ -613,11 +614,11 @@ def bench_export(df: pd.DataFrame, plan: Plan) -> dict[str, Any]:
     table = pa.Table.from_pandas(df, preserve_index=False)
     notes: list[str] = []
     try:
-        from imgframe.export import _csv_table
+        from imgframe.export.csv import csv_table as encode_csv_table
 
         # The same text table imgframe encodes (list columns already rendered as JSON text),
         # so the floor writes exactly the bytes imgframe writes.
-        csv_table = _csv_table(df, neutralize=True)
+        csv_table = encode_csv_table(df, neutralize=True)
     except Exception as exc:
         csv_table = table.drop_columns(["nicNetworkType", "tags"])
         notes.append(f"CSV floor writes the table without its list columns ({exc!r})")

@@ -32,6 +32,7 @@ from .errors import (
     InvalidArgument,
     NetworkError,
     NotFoundError,
+    NotListedError,
     RateLimitError,
     TransportError,
 )
@@ -39,7 +40,8 @@ from .errors import (
 if TYPE_CHECKING:
     from . import sandbox
     from .charts import save_charts, summary_chart, summary_charts, trend_chart
-    from .client import RetryPolicy, Timeouts
+    from .client import Client, fetch_images, fetch_images_raw, fetch_zones
+    from .diff import diff_snapshots
     from .export import (
         read_export,
         read_export_metadata,
@@ -48,51 +50,48 @@ if TYPE_CHECKING:
         write_jsonl,
         write_parquet,
     )
-    from .fetch import Client, fetch_images, fetch_images_raw, fetch_zones
     from .frame import (
-        RawPage,
         empty_frame,
         explode_tags,
         frame_from_records,
-        load_pages,
         normalize_pages,
-        save_pages,
         tag_columns,
     )
     from .history import (
-        diff_snapshots,
         diff_store,
         list_snapshots,
         read_snapshots,
         status_trend,
         write_snapshot,
     )
+    from .parse import RawPage, load_pages, save_pages
     from .report import build_report
     from .summary import summarize
+    from .transport import RetryPolicy, Timeouts
 
 _LAZY = {
-    "Client": "fetch",
-    "RawPage": "frame",
-    "RetryPolicy": "client",
-    "Timeouts": "client",
+    "Client": "client",
+    "RawPage": "parse",
+    "RetryPolicy": "transport",
+    "Timeouts": "transport",
     "build_report": "report",
-    "diff_snapshots": "history",
+    "diff_snapshots": "diff",
     "diff_store": "history",
     "list_snapshots": "history",
     "status_trend": "history",
     "empty_frame": "frame",
     "explode_tags": "frame",
-    "fetch_images": "fetch",
-    "fetch_images_raw": "fetch",
-    "fetch_zones": "fetch",
+    "fetch_images": "client",
+    "fetch_images_raw": "client",
+    "fetch_zones": "client",
     "frame_from_records": "frame",
-    "load_pages": "frame",
+    "load_pages": "parse",
     "normalize_pages": "frame",
     "read_export": "export",
     "read_export_metadata": "export",
     "read_snapshots": "history",
     "save_charts": "charts",
-    "save_pages": "frame",
+    "save_pages": "parse",
     "summarize": "summary",
     "summary_chart": "charts",
     "summary_charts": "charts",
@@ -122,6 +121,7 @@ __all__ = [
     "InvalidArgument",
     "NetworkError",
     "NotFoundError",
+    "NotListedError",
     "RateLimitError",
     "RawPage",
     "RetryPolicy",

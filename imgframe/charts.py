@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from .durable import atomic_file
 from .errors import InvalidArgument
-from .export import atomic_file
-from .summary import NONE_LABEL, display_text, summarize
+from .summary import NONE_LABEL, summarize
+from .text import display_text
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

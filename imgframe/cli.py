@@ -32,7 +32,7 @@ from .errors import ExportError, ImgframeError, InvalidArgument
 from .schema import CATEGORIES, IMAGE_SOURCES, IMAGE_STATUSES, IMAGE_TYPES, OS_TYPES
 
 if TYPE_CHECKING:
-    from .fetch import Client
+    from .client import Client
 
 log = logging.getLogger("imgframe.cli")
 
@@ -65,7 +65,7 @@ class Settings:
 
     def client(self, max_concurrency: int = DEFAULT_CONCURRENCY) -> Client:
         """The client of this run (created, and the sandbox started, on the first call)."""
-        from .fetch import Client
+        from .client import Client
 
         if self._client is None:
             if self.sandbox:
@@ -80,7 +80,7 @@ class Settings:
                     endpoint=self.endpoint, profile=self.profile, max_concurrency=max_concurrency
                 )
             self._client = self.stack.enter_context(client)
-            self.secrets.extend(client.api.credentials.secrets())
+            self.secrets.extend(client.transport.credentials.secrets())
         return self._client
 
     def redact(self, text: str) -> str:
@@ -121,15 +121,6 @@ def _setup_logging(settings: Settings) -> Callable[[], None]:
         package.setLevel(saved[1])
 
     return restore
-
-
-class _RuledOut(ImgframeError):
-    """An argument the API's answers rule out (a zone DescribeZones does not list).
-
-    Arguments are checked before any request, where :class:`InvalidArgument` is a usage error;
-    the library raises it again when it compares them with what the API answered, and that
-    is an API error (exit code 1), not a usage error.
-    """
 
 
 class _Group(click.Group):
@@ -312,8 +303,7 @@ class _Source:
 def _source(kwargs: dict[str, Any]) -> _Source:
     """Pop the fetch options from a command's keyword arguments and check them: click's usage
     errors and :class:`InvalidArgument` (exit code 2), all before any request is sent."""
-    from .fetch import _check_zone
-    from .filters import ImageFilters
+    from .filters import ImageFilters, check_zone_id
 
     ctx = click.get_current_context()
     params = {name: kwargs.pop(name) for name in _FETCH_PARAMS}
@@ -342,7 +332,7 @@ def _source(kwargs: dict[str, Any]) -> _Source:
     }
     ImageFilters.build(**filters)
     for zone in zone_ids:
-        _check_zone(zone)
+        check_zone_id(zone)
     return _Source(
         path=params["source"],
         raw_formulas=params["from_raw_formulas"],
@@ -361,16 +351,13 @@ def _load_images(settings: Settings, source: _Source) -> pd.DataFrame:
 
         return read_export(source.path, neutralized_formulas=not source.raw_formulas)
     client = settings.client(source.max_concurrency)
-    try:
-        return client.fetch_images(
-            source.zone_ids or "all",
-            page_size=source.page_size,
-            verify=source.verify,
-            progress=False if settings.quiet else None,
-            **source.filters,
-        )
-    except InvalidArgument as exc:
-        raise _RuledOut(str(exc)) from exc
+    return client.fetch_images(
+        source.zone_ids or "all",
+        page_size=source.page_size,
+        verify=source.verify,
+        progress=False if settings.quiet else None,
+        **source.filters,
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -585,9 +572,9 @@ def export(settings: Settings, /, **kwargs: Any) -> None:
 def _output_format(template: str, fmt: str | None, partition_by: Sequence[str] | None) -> str:
     """The format an output is written in (a usage error when neither --format nor the
     suffix says, or when a dataset is asked for in a flat format)."""
-    from .export import _format_for
+    from .export import detect_format
 
-    chosen = _format_for(Path(template), fmt, partition_by)
+    chosen = detect_format(Path(template), fmt, partition_by)
     if partition_by and chosen != "parquet":
         raise click.UsageError(f"--partition-by writes Parquet datasets, not {chosen} ({template})")
     return chosen

@@ -19,6 +19,8 @@ error, exit code 2)::
     │   ├── RateLimitError     REQUEST_LIMIT_EXCEEDED after every retry
     │   └── NotFoundError      INVALID_ZONE_NOT_FOUND and other 404s
     ├── DataError              data that cannot be read or is inconsistent
+    │   └── NotListedError     the API does not list what was asked for (a zone
+    │                          DescribeZones does not return); known only once it answered
     └── ExportError            a file could not be written (the previous file is intact)
 
 No message ever holds a secret: credentials are never formatted into errors, and response
@@ -43,6 +45,7 @@ __all__ = [
     "InvalidArgument",
     "NetworkError",
     "NotFoundError",
+    "NotListedError",
     "RateLimitError",
     "TransportError",
 ]
@@ -66,6 +69,12 @@ class InvalidArgument(ImgframeError, ValueError):
 
 class DataError(ImgframeError):
     """Data cannot be read or is inconsistent (a corrupt export, a bad snapshot store)."""
+
+
+class NotListedError(DataError):
+    """The API does not list what the caller named, e.g. a zone DescribeZones does not
+    return. Arguments are checked before any request (:class:`InvalidArgument`); this is
+    known only once the API has answered, so it is not a usage error."""
 
 
 class ExportError(ImgframeError):

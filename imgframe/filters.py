@@ -1,125 +1,292 @@
-"""DescribeImages filters: typed for the user, validated before any request.
+"""API filters and request arguments: defined once, typed for users, checked before any request.
+
+Every filter of an action is declared exactly once, as a key of a ``TypedDict`` whose type is
+``Annotated`` with a :class:`Filter` saying how it is sent and checked
+(:class:`ImageFilterArgs` for DescribeImages). Everything else is derived from that one
+declaration: the request fields (:meth:`Filters.to_api`), the validation, the command line's
+options (:mod:`imgframe.cli` builds them from :data:`IMAGE_FILTERS`), and the signatures
+users see in ``help()`` and in type checkers (``**filters: Unpack[ImageFilterArgs]``).
 
 Every documented filter is passed to the API; none is dropped silently (the Terraform data
 source drops two). Enum filters are checked against the documented values, so a typo fails
 at once with the valid values listed, instead of quietly matching nothing.
+
+>>> [f.option for f in IMAGE_FILTERS][:3]
+['--image-ids', '--image-name', '--category']
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+import inspect
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import (
+    Annotated,
+    Any,
+    ClassVar,
+    Literal,
+    TypedDict,
+    TypeVar,
+    Unpack,
+    get_args,
+    get_type_hints,
+)
 
+from .defaults import MAX_CONCURRENCY
 from .errors import InvalidArgument
-from .schema import CATEGORIES, IMAGE_SOURCES, IMAGE_STATUSES, IMAGE_TYPES, OS_TYPES
+from .schema import (
+    MAX_PAGE_SIZE,
+    MAX_TAG_LENGTH,
+    MAX_TAGS,
+    Category,
+    ImageSource,
+    ImageStatus,
+    ImageType,
+    OsType,
+)
 
 __all__ = [
-    "Category",
+    "IMAGE_FILTERS",
+    "Filter",
+    "Filters",
+    "ImageFilterArgs",
     "ImageFilters",
-    "ImageSource",
-    "ImageStatus",
-    "ImageType",
-    "OsType",
     "TagsArg",
+    "check_concurrency",
+    "check_page_size",
+    "check_zone_id",
+    "filter_signature",
 ]
 
-Category = Literal[
-    "CentOS", "Windows", "Ubuntu", "Debian", "Rocky", "Fedora", "FreeBSD", "Alpine",
-    "ArchLinux", "AlmaLinux", "openSUSE", "Gentoo", "Generic", "OTHERS",
-]  # fmt: skip
-ImageType = Literal["PUBLIC_IMAGE", "CUSTOM_IMAGE"]
-ImageSource = Literal["OFFICIAL", "MARKETING", "CUSTOM", "APP"]
-OsType = Literal["linux", "bsd", "windows", "android", "any"]
-ImageStatus = Literal[
-    "CREATING", "AVAILABLE", "UNAVAILABLE", "SYNCING", "FAILED", "DELETING", "PROCESSING"
-]
 TagsArg = Mapping[str, str] | Sequence[Mapping[str, str]]
+FilterKind = Literal["list", "text", "choice", "tags"]
 
-MAX_PAGE_SIZE = 1000
-MAX_TAGS = 20
-MAX_TAG_LENGTH = 64
 MAX_NAME_LENGTH = 1024
 MAX_IMAGE_IDS = 1000
+MAX_ZONE_ID_LENGTH = 128
 
-_ENUMS: dict[str, tuple[str, ...]] = {
-    "category": CATEGORIES,
-    "imageType": IMAGE_TYPES,
-    "imageSource": IMAGE_SOURCES,
-    "osType": OS_TYPES,
-    "imageStatus": IMAGE_STATUSES,
-}
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
-class ImageFilters:
-    """A validated DescribeImages filter set (everything but the zone and the page).
+class Filter:
+    """How one filter is sent and checked: its request field, its kind, its help text.
+
+    ``kind`` is ``"list"`` (strings; also one string, or comma-separated on the command
+    line), ``"text"``, ``"choice"`` (the values of the ``Literal`` it annotates) or ``"tags"``
+    (key/value pairs). ``name`` and ``choices`` are filled in from the declaration.
+    """
+
+    api: str
+    kind: FilterKind
+    help: str | None = None
+    max_items: int | None = None
+    max_length: int = MAX_NAME_LENGTH
+    #: The word for the items of a list in messages ("ids", "keys").
+    noun: str = "items"
+    #: An empty list is refused (``True``) or means "no filter" (``False``).
+    refuse_empty: bool = False
+    #: The command line's flag when it is not ``--<name with dashes>`` (``--tag``).
+    flag: str | None = None
+    metavar: str | None = None
+    name: str = field(default="", compare=False)
+    choices: tuple[str, ...] = field(default=(), compare=False)
+
+    @property
+    def option(self) -> str:
+        """The command-line flag, the official CLI's name for it."""
+        return self.flag or "--" + self.name.replace("_", "-")
+
+    def check(self, value: object) -> Any:
+        """The value in canonical form (tuples), ``None`` for "no filter", or
+        :class:`InvalidArgument` naming the problem."""
+        if value is None:
+            return None
+        if self.kind == "choice":
+            if value not in self.choices:
+                raise InvalidArgument(
+                    f"{self.api} {value!r} is not one of: {', '.join(self.choices)}"
+                )
+            return str(value)
+        if self.kind == "text":
+            return _text(self.api, value, max_length=self.max_length)
+        if self.kind == "tags":
+            return _tags(self.api, value)
+        return self._list(value)
+
+    def _list(self, value: object) -> tuple[str, ...] | None:
+        items = _string_list(self.api, value, max_length=self.max_length)
+        if not items:
+            if self.refuse_empty:
+                raise InvalidArgument(
+                    f"{self.api} must not be empty (leave it out to list every image)"
+                )
+            return None
+        if self.max_items is not None and len(items) > self.max_items:
+            raise InvalidArgument(
+                f"{self.api} holds {len(items)} {self.noun}; at most {self.max_items}"
+            )
+        return tuple(dict.fromkeys(items))
+
+    def to_api(self, value: Any) -> Any:
+        """A checked value as the request field's JSON value."""
+        if self.kind == "tags":
+            return [{"key": k, "value": v} for k, v in value]
+        if self.kind == "list":
+            return list(value)
+        return value
+
+
+class ImageFilterArgs(TypedDict, total=False):
+    """Every DescribeImages filter, as keyword arguments (the one place they are declared)."""
+
+    image_ids: Annotated[
+        Iterable[str] | str,
+        Filter(
+            "imageIds",
+            "list",
+            "Image ids, comma-separated (repeatable).",
+            max_items=MAX_IMAGE_IDS,
+            noun="ids",
+            refuse_empty=True,
+            metavar="IDS",
+        ),
+    ]
+    image_name: Annotated[str, Filter("imageName", "text", "Fuzzy, case-insensitive name match.")]
+    category: Annotated[Category, Filter("category", "choice")]
+    image_type: Annotated[ImageType, Filter("imageType", "choice")]
+    image_source: Annotated[ImageSource, Filter("imageSource", "choice")]
+    os_type: Annotated[OsType, Filter("osType", "choice")]
+    image_status: Annotated[ImageStatus, Filter("imageStatus", "choice")]
+    tag_keys: Annotated[
+        Iterable[str] | str,
+        Filter(
+            "tagKeys",
+            "list",
+            "Tag keys the images carry, comma-separated (at most 20).",
+            max_items=MAX_TAGS,
+            max_length=MAX_TAG_LENGTH,
+            noun="keys",
+            metavar="KEYS",
+        ),
+    ]
+    tags: Annotated[
+        TagsArg,
+        Filter(
+            "tags",
+            "tags",
+            "Tag filter (repeatable, at most 20).",
+            flag="--tag",
+            metavar="KEY=VALUE",
+        ),
+    ]
+
+
+def _declared(args: type) -> tuple[Filter, ...]:
+    """The :class:`Filter` of each key of a filter ``TypedDict``, named and with choices."""
+    hints = get_type_hints(args, include_extras=True)
+    specs = []
+    for name, hint in hints.items():
+        base, spec = get_args(hint)[:2]
+        choices = tuple(get_args(base)) if spec.kind == "choice" else ()
+        specs.append(replace(spec, name=name, choices=choices))
+    return tuple(specs)
+
+
+#: The DescribeImages filters, in declaration order.
+IMAGE_FILTERS: tuple[Filter, ...] = _declared(ImageFilterArgs)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """A checked filter set of one action: (request field, canonical value) pairs, in the
+    order the action declares its filters (unset filters left out)."""
+
+    fields: tuple[tuple[str, Any], ...] = ()
+
+    #: The filters this action takes (set by each subclass).
+    SPECS: ClassVar[tuple[Filter, ...]] = ()
+
+    @classmethod
+    def check(cls, arguments: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+        """Check keyword arguments against :attr:`SPECS`; unknown names are a ``TypeError``,
+        as for any Python function."""
+        known = {spec.name: spec for spec in cls.SPECS}
+        unknown = [name for name in arguments if name not in known]
+        if unknown:
+            raise TypeError(
+                f"unknown filter(s) {', '.join(map(repr, unknown))}; "
+                f"the filters are: {', '.join(known)}"
+            )
+        checked = []
+        for spec in cls.SPECS:
+            value = spec.check(arguments.get(spec.name))
+            if value is not None:
+                checked.append((spec.api, value))
+        return tuple(checked)
+
+    def to_api(self) -> dict[str, Any]:
+        """The filters as request fields."""
+        specs = {spec.api: spec for spec in self.SPECS}
+        return {api: specs[api].to_api(value) for api, value in self.fields}
+
+    def __bool__(self) -> bool:
+        return bool(self.fields)
+
+
+@dataclass(frozen=True)
+class ImageFilters(Filters):
+    """A checked DescribeImages filter set (everything but the zone and the page).
 
     >>> ImageFilters.build(os_type="linux", tags={"env": "prod"}).to_api()
     {'osType': 'linux', 'tags': [{'key': 'env', 'value': 'prod'}]}
     """
 
-    image_ids: tuple[str, ...] | None = None
-    image_name: str | None = None
-    category: str | None = None
-    image_type: str | None = None
-    image_source: str | None = None
-    os_type: str | None = None
-    image_status: str | None = None
-    tag_keys: tuple[str, ...] | None = None
-    tags: tuple[tuple[str, str], ...] | None = None
+    SPECS = IMAGE_FILTERS
 
     @classmethod
-    def build(
-        cls,
-        *,
-        image_ids: Iterable[str] | str | None = None,
-        image_name: str | None = None,
-        category: Category | str | None = None,
-        image_type: ImageType | str | None = None,
-        image_source: ImageSource | str | None = None,
-        os_type: OsType | str | None = None,
-        image_status: ImageStatus | str | None = None,
-        tag_keys: Iterable[str] | str | None = None,
-        tags: TagsArg | None = None,
-    ) -> ImageFilters:
-        """Validate user arguments; raise :class:`InvalidArgument` naming the first problem."""
-        return cls(
-            image_ids=_image_ids(image_ids),
-            image_name=_image_name(image_name),
-            category=_enum("category", category),
-            image_type=_enum("imageType", image_type),
-            image_source=_enum("imageSource", image_source),
-            os_type=_enum("osType", os_type),
-            image_status=_enum("imageStatus", image_status),
-            tag_keys=_tag_keys(tag_keys),
-            tags=_tags(tags),
-        )
+    def build(cls, **filters: Unpack[ImageFilterArgs]) -> ImageFilters:
+        """Check user arguments (:class:`ImageFilterArgs`); raise :class:`InvalidArgument`
+        naming the first problem."""
+        return cls(cls.check(dict(filters)))
 
-    def to_api(self) -> dict[str, Any]:
-        """The filters as DescribeImages request fields (unset filters left out)."""
-        body: dict[str, Any] = {}
-        if self.image_ids is not None:
-            body["imageIds"] = list(self.image_ids)
-        for name, value in (
-            ("imageName", self.image_name),
-            ("category", self.category),
-            ("imageType", self.image_type),
-            ("imageSource", self.image_source),
-            ("osType", self.os_type),
-            ("imageStatus", self.image_status),
-        ):
-            if value is not None:
-                body[name] = value
-        if self.tag_keys is not None:
-            body["tagKeys"] = list(self.tag_keys)
-        if self.tags is not None:
-            body["tags"] = [{"key": k, "value": v} for k, v in self.tags]
-        return body
+
+def filter_signature(specs: Sequence[Filter], args: type) -> Callable[[F], F]:
+    """Show each filter as a keyword-only parameter in ``help()`` and ``inspect.signature``
+    of a function that takes them as ``**filters: Unpack[...]`` (type checkers read the
+    ``TypedDict``; people read the signature)."""
+    hints = get_type_hints(args)
+
+    def decorate(func: F) -> F:
+        signature = inspect.signature(func)
+        params = [
+            p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD
+        ]
+        params += [
+            inspect.Parameter(
+                spec.name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=None,
+                annotation=hints[spec.name] | None,
+            )
+            for spec in specs
+        ]
+        func.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+        return func
+
+    return decorate
+
+
+# --------------------------------------------------------------------------------------------
+# Other request arguments
 
 
 def check_page_size(page_size: object) -> int:
-    """``page_size`` as an int in 1..1000, else :class:`InvalidArgument`."""
+    """``page_size`` as an int in 1..1000, else :class:`InvalidArgument`.
+
+    >>> check_page_size(100)
+    100
+    """
     if isinstance(page_size, bool) or not isinstance(page_size, int):
         raise InvalidArgument(f"page_size must be an integer, not {type(page_size).__name__}")
     if not 1 <= page_size <= MAX_PAGE_SIZE:
@@ -127,13 +294,32 @@ def check_page_size(page_size: object) -> int:
     return page_size
 
 
-def _enum(field: str, value: object) -> str | None:
-    if value is None:
-        return None
-    valid = _ENUMS[field]
-    if value not in valid:
-        raise InvalidArgument(f"{field} {value!r} is not one of: {', '.join(valid)}")
-    return str(value)
+def check_zone_id(zone: object) -> str:
+    """A zone id as given (non-empty text without control characters), else
+    :class:`InvalidArgument`. Whether the API lists it is known only once DescribeZones
+    answers.
+
+    >>> check_zone_id("asia-east-1a")
+    'asia-east-1a'
+    """
+    if not isinstance(zone, str) or not zone.strip():
+        raise InvalidArgument(f"zone_id must be a non-empty string, not {zone!r}")
+    if len(zone) > MAX_ZONE_ID_LENGTH or any(ord(c) < 32 for c in zone):
+        raise InvalidArgument(f"zone_id {zone[:40]!r} is not a valid zone id")
+    return zone
+
+
+def check_concurrency(value: object) -> int:
+    """``max_concurrency`` as an int in 1..64, else :class:`InvalidArgument`."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidArgument("max_concurrency must be an integer")
+    if not 1 <= value <= MAX_CONCURRENCY:
+        raise InvalidArgument(f"max_concurrency must be between 1 and {MAX_CONCURRENCY}")
+    return value
+
+
+# --------------------------------------------------------------------------------------------
+# Checks of one value
 
 
 def _text(field: str, value: object, *, max_length: int) -> str:
@@ -148,61 +334,35 @@ def _text(field: str, value: object, *, max_length: int) -> str:
     return value
 
 
-def _image_name(value: str | None) -> str | None:
-    return None if value is None else _text("imageName", value, max_length=MAX_NAME_LENGTH)
-
-
-def _string_list(field: str, values: Iterable[str] | str, *, max_length: int) -> tuple[str, ...]:
+def _string_list(field: str, values: object, *, max_length: int) -> tuple[str, ...]:
     if isinstance(values, str):
         values = [values]
-    try:
-        items = tuple(values)
-    except TypeError:
-        raise InvalidArgument(f"{field} must be a list of strings") from None
+    if not isinstance(values, Iterable):
+        raise InvalidArgument(f"{field} must be a list of strings")
+    items: tuple[object, ...] = tuple(values)
     return tuple(_text(f"{field}[{i}]", v, max_length=max_length) for i, v in enumerate(items))
 
 
-def _image_ids(values: Iterable[str] | str | None) -> tuple[str, ...] | None:
-    if values is None:
-        return None
-    ids = _string_list("imageIds", values, max_length=MAX_NAME_LENGTH)
-    if not ids:
-        raise InvalidArgument("imageIds must not be empty (leave it out to list every image)")
-    if len(ids) > MAX_IMAGE_IDS:
-        raise InvalidArgument(f"imageIds holds {len(ids)} ids; at most {MAX_IMAGE_IDS}")
-    return tuple(dict.fromkeys(ids))
-
-
-def _tag_keys(values: Iterable[str] | str | None) -> tuple[str, ...] | None:
-    if values is None:
-        return None
-    keys = _string_list("tagKeys", values, max_length=MAX_TAG_LENGTH)
-    if len(keys) > MAX_TAGS:
-        raise InvalidArgument(f"tagKeys holds {len(keys)} keys; at most {MAX_TAGS}")
-    return keys or None
-
-
-def _tags(value: TagsArg | None) -> tuple[tuple[str, str], ...] | None:
-    if value is None:
-        return None
+def _tags(field: str, value: object) -> tuple[tuple[str, str], ...] | None:
     pairs: list[tuple[object, object]]
-    given: object = value  # typed loosely: callers outside mypy pass anything
     if isinstance(value, Mapping):
         pairs = list(value.items())
-    elif isinstance(given, str | bytes):
-        raise InvalidArgument('tags must be a mapping {"key": "value"} or a list of tag dicts')
+    elif isinstance(value, str | bytes) or not isinstance(value, Iterable):
+        raise InvalidArgument(
+            f'{field} must be a mapping {{"key": "value"}} or a list of tag dicts'
+        )
     else:
         pairs = []
         for i, tag in enumerate(value):
             if not isinstance(tag, Mapping) or set(tag) != {"key", "value"}:
-                raise InvalidArgument(f'tags[{i}] must be a dict {{"key": ..., "value": ...}}')
+                raise InvalidArgument(f'{field}[{i}] must be a dict {{"key": ..., "value": ...}}')
             pairs.append((tag["key"], tag["value"]))
     if len(pairs) > MAX_TAGS:
-        raise InvalidArgument(f"tags holds {len(pairs)} tags; at most {MAX_TAGS}")
+        raise InvalidArgument(f"{field} holds {len(pairs)} tags; at most {MAX_TAGS}")
     checked = tuple(
         (
-            _text(f"tags[{i}].key", k, max_length=MAX_TAG_LENGTH),
-            _text(f"tags[{i}].value", v, max_length=MAX_TAG_LENGTH),
+            _text(f"{field}[{i}].key", k, max_length=MAX_TAG_LENGTH),
+            _text(f"{field}[{i}].value", v, max_length=MAX_TAG_LENGTH),
         )
         for i, (k, v) in enumerate(pairs)
     )

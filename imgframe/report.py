@@ -34,9 +34,10 @@ import pandas as pd
 
 from ._version import __version__
 from .charts import figure_bytes, status_order, summary_charts, trend_chart
+from .durable import atomic_file
 from .errors import InvalidArgument
-from .export import atomic_file
-from .summary import NONE_LABEL, display_text, headline, markdown_cell, summarize
+from .summary import NONE_LABEL, headline, summarize
+from .text import display_text, markdown_cell
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

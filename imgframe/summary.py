@@ -2,10 +2,7 @@
 
 :func:`summarize` turns the frame into a small count table; :func:`format_table` renders any
 small frame as an aligned terminal table, CSV, JSON or Markdown. Values come from the API,
-so every text cell is made safe for where it goes: terminal escape sequences, control
-characters and bidirectional overrides are removed (:func:`display_text`), Markdown cells
-are escaped (:func:`markdown_cell`), and CSV cells are formula-neutralised as in
-:mod:`imgframe.export`.
+so every text cell is made safe for where it goes with :mod:`imgframe.text`.
 """
 
 from __future__ import annotations
@@ -13,8 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
-import unicodedata
 from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
@@ -23,103 +18,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from .defaults import TABLE_FORMATS
 from .errors import InvalidArgument
+from .text import cell_text, display_text, display_width, is_missing, markdown_cell, neutralize_text
 
-__all__ = [
-    "NONE_LABEL",
-    "display_text",
-    "display_width",
-    "format_table",
-    "headline",
-    "markdown_cell",
-    "summarize",
-]
+__all__ = ["NONE_LABEL", "format_table", "headline", "summarize"]
 
 #: The group label of rows whose key is missing.
 NONE_LABEL = "(none)"
-
-_FORMATS = ("table", "csv", "json", "markdown")
-
-# ESC-introduced sequences: CSI (colours, cursor moves), OSC (titles, hyperlinks; ended by
-# BEL or ESC \), and the two-character forms. Removed whole so no fragment reaches a terminal.
-_ESCAPES = re.compile(
-    r"\x1b\[[0-?]*[ -/]*[@-~]"
-    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"
-    r"|\x1b[PX^_][^\x1b]*(?:\x1b\\)?"
-    r"|\x1b[@-Z\\-_]"
-    r"|\x9b[0-?]*[ -/]*[@-~]"
-)
-_WHITESPACE_CONTROLS = re.compile(r"[\t\n\r\v\f\x85\u2028\u2029]+")
-# The same rule as imgframe.export.neutralize_formula, for Python strings.
-_FORMULA = re.compile(r"^('*[=+\-@\t\r])")
-
-
-def display_text(value: Any) -> str:
-    """``value`` as one line of text that is safe to show in a terminal, a chart or HTML.
-
-    Escape sequences are removed whole; tabs, newlines and other line breaks become one
-    space; other control characters and invisible format characters (bidirectional
-    overrides such as U+202E, zero-width characters) are dropped. Missing values give ``""``.
-
-    >>> display_text("\\x1b[31mred\\x1b[0m line\\nbreak \\u202eevil")
-    'red line break evil'
-    """
-    text = _cell_text(value)
-    text = _ESCAPES.sub("", text)
-    text = _WHITESPACE_CONTROLS.sub(" ", text)
-    return "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cf"))
-
-
-def display_width(text: str) -> int:
-    """Columns ``text`` takes in a terminal: wide East Asian characters and most emoji take
-    two, combining marks none.
-
-    >>> display_width("abc"), display_width("日本"), display_width("é")
-    (3, 4, 1)
-    """
-    width = 0
-    for ch in text:
-        if unicodedata.combining(ch):
-            continue
-        width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
-    return width
-
-
-def markdown_cell(value: Any) -> str:
-    """``value`` as the text of a Markdown table cell: made safe with :func:`display_text`,
-    then Markdown and inline-HTML punctuation backslash-escaped (so ``|`` cannot end the
-    cell and ``<script>`` stays text).
-
-    >>> markdown_cell("a|b <i>x</i> *y*")
-    'a\\\\|b \\\\<i\\\\>x\\\\</i\\\\> \\\\*y\\\\*'
-    """
-    return re.sub(r"([\\`*_\[\]<>|&#!~])", r"\\\1", display_text(value))
-
-
-def _cell_text(value: Any) -> str:
-    """Any cell value as text, before sanitising."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and set(value) == {"key", "value"}:
-        return f"{_cell_text(value['key'])}={_cell_text(value['value'])}"
-    if isinstance(value, list | tuple | np.ndarray):
-        return ", ".join(_cell_text(v) for v in value)
-    if _is_na(value):
-        return ""
-    if isinstance(value, pd.Timestamp | datetime):
-        return pd.Timestamp(value).isoformat()
-    if isinstance(value, float | np.floating):
-        return f"{float(value):g}"
-    return str(value)
-
-
-def _is_na(value: Any) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
-        return False
 
 
 # --------------------------------------------------------------------------------------------
@@ -210,7 +116,7 @@ def headline(df: pd.DataFrame) -> dict[str, int]:
         "custom": count("imageType", "CUSTOM_IMAGE"),
         "available": available,
         "not_available": images - available,
-        "size_gib": int(size) if not _is_na(size) else 0,
+        "size_gib": int(size) if not is_missing(size) else 0,
     }
 
 
@@ -239,8 +145,8 @@ def format_table(summary_df: pd.DataFrame, fmt: str = "table", *, max_width: int
     | Ubuntu | 12 |
     | Windows | 3 |
     """
-    if fmt not in _FORMATS:
-        raise InvalidArgument(f"format must be one of {', '.join(_FORMATS)}, not {fmt!r}")
+    if fmt not in TABLE_FORMATS:
+        raise InvalidArgument(f"format must be one of {', '.join(TABLE_FORMATS)}, not {fmt!r}")
     names = [str(c) for c in summary_df.columns]
     numeric = [_is_numeric(summary_df[c].dtype) for c in summary_df.columns]
     rows = [list(row) for row in summary_df.itertuples(index=False, name=None)]
@@ -250,9 +156,9 @@ def format_table(summary_df: pd.DataFrame, fmt: str = "table", *, max_width: int
     if fmt == "csv":
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow([_FORMULA.sub(r"'\1", n) for n in names])
+        writer.writerow([neutralize_text(n) for n in names])
         for row in rows:
-            writer.writerow([_FORMULA.sub(r"'\1", _cell_text(v)) for v in row])
+            writer.writerow([neutralize_text(cell_text(v)) for v in row])
         return buffer.getvalue().rstrip("\n")
     if fmt == "markdown":
         lines = [
@@ -306,7 +212,7 @@ def _json_value(value: Any) -> Any:
         return [_json_value(v) for v in value]
     if isinstance(value, dict):
         return {str(k): _json_value(v) for k, v in value.items()}
-    if value is None or _is_na(value):
+    if value is None or is_missing(value):
         return None
     if isinstance(value, np.integer):
         return int(value)

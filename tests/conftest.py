@@ -12,7 +12,7 @@ import pytest
 
 import imgframe
 from imgframe import sandbox
-from imgframe.client import RetryPolicy, Timeouts
+from imgframe.transport import RetryPolicy, Timeouts
 
 DATA = Path(__file__).resolve().parent / "data"
 CATALOG_IMAGES = 3000

@@ -23,9 +23,9 @@ import imgframe
 from imgframe import sandbox
 from imgframe.charts import save_charts, summary_charts
 from imgframe.cli import cli
+from imgframe.diff import diff_snapshots
 from imgframe.export import read_export, write_export
 from imgframe.frame import explode_tags, tag_columns
-from imgframe.history import diff_snapshots
 from imgframe.report import hygiene_findings
 from imgframe.summary import headline
 
@@ -730,7 +730,7 @@ def test_info_logs_go_to_stderr(api: sandbox.Sandbox, tmp_path: Path) -> None:
         "windows       3      120\n"
         "bsd           2       40\n"
     )
-    assert re.search(r"INFO imgframe.fetch: fetched \d+ images from 1 zone", result.stderr)
+    assert re.search(r"INFO imgframe.client: fetched \d+ images from 1 zone", result.stderr)
 
 
 def stderr_on_a_terminal(args: list[str], env: dict[str, str]) -> str:

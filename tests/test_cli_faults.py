@@ -258,7 +258,9 @@ def test_retries_are_silent_unless_debugging(api: sandbox.Sandbox) -> None:
     assert (quiet.exit_code, quiet.stderr) == (0, "")
     assert debug.exit_code == 0
     assert debug.stdout == quiet.stdout
-    assert "DEBUG imgframe.client: retrying DescribeImages zone asia-east-1a page 1" in debug.stderr
+    assert (
+        "DEBUG imgframe.transport: retrying DescribeImages zone asia-east-1a page 1" in debug.stderr
+    )
     assert [r.fault for r in api.requests if r.fault] == ["429", "502-html", "503-empty"]
 
 

@@ -10,7 +10,6 @@ import pytest
 
 import imgframe
 from imgframe import sandbox
-from imgframe.client import RetryPolicy, Timeouts, ZecClient
 from imgframe.credentials import Credentials
 from imgframe.errors import (
     ApiError,
@@ -20,12 +19,13 @@ from imgframe.errors import (
     NetworkError,
     RateLimitError,
 )
-from imgframe.frame import parse_page
+from imgframe.parse import parse_page
+from imgframe.transport import RetryPolicy, Timeouts, Transport
 
 from .conftest import FAST_RETRY, FAST_TIMEOUTS, client_kwargs
 
 
-def describe(client: ZecClient, zone: str = "asia-east-1a", page: int = 1) -> Any:
+def describe(client: Transport, zone: str = "asia-east-1a", page: int = 1) -> Any:
     return client.call(
         "DescribeImages",
         {"zoneId": zone, "pageNum": page, "pageSize": 10},
@@ -34,11 +34,11 @@ def describe(client: ZecClient, zone: str = "asia-east-1a", page: int = 1) -> An
     )
 
 
-def zec(sb: sandbox.Sandbox, **kwargs: Any) -> ZecClient:
+def zec(sb: sandbox.Sandbox, **kwargs: Any) -> Transport:
     options: dict[str, Any] = {"retry": FAST_RETRY, "timeouts": FAST_TIMEOUTS}
     options.update(kwargs)
     creds = options.pop("credentials", Credentials(sb.access_key_id, sb.access_key_secret))
-    return ZecClient(creds, sb.endpoint, **options)
+    return Transport(creds, sb.endpoint, **options)
 
 
 RETRIED = ["429", "500-json", "502-html", "503-empty", "504-json", "drop", "truncated",
@@ -55,7 +55,7 @@ def test_transient_faults_are_retried(
     assert parsed.records.num_rows == 10
     statuses = [r.status for r in fresh_sb.requests if r.action == "DescribeImages"]
     assert len(statuses) == 3
-    retries = [r.getMessage() for r in debug_logs.records if r.name == "imgframe.client"]
+    retries = [r.getMessage() for r in debug_logs.records if r.name == "imgframe.transport"]
     assert len(retries) == 2
     assert retries[0].startswith(
         "retrying DescribeImages zone asia-east-1a page 2 (attempt 2 of 4)"
@@ -163,7 +163,7 @@ def test_read_timeout_is_retried_then_reported(fresh_sb: sandbox.Sandbox) -> Non
 def test_connection_refused_is_a_network_error() -> None:
     creds = Credentials("ak", "sk")
     policy = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.01)
-    client = ZecClient(creds, "http://127.0.0.1:9", retry=policy)
+    client = Transport(creds, "http://127.0.0.1:9", retry=policy)
     with client, pytest.raises(NetworkError, match="connection refused") as info:
         describe(client)
     assert info.value.attempts == 2
@@ -239,7 +239,7 @@ def test_fetch_survives_a_storm_of_faults(
     df = imgframe.fetch_images("asia-east-1a", page_size=20, max_concurrency=4,
                                **client_kwargs(fresh_sb, retry=patient))  # fmt: skip
     assert df["imageId"].tolist() == expected
-    messages = [r.getMessage() for r in debug_logs.records if r.name == "imgframe.client"]
+    messages = [r.getMessage() for r in debug_logs.records if r.name == "imgframe.transport"]
     assert len(messages) == 6
     assert all(" zone asia-east-1a page " in m for m in messages)
 

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import imgframe
 import imgframe.export as export
 from imgframe.errors import DataError, ExportError, InvalidArgument
 from imgframe.export import (
@@ -290,7 +291,7 @@ def test_parquet_metadata_records_the_fetch_and_the_callers_keys(tmp_path: Path)
     assert meta["fetchedAt"] == "2025-03-01T08:30:05.123456Z"
     assert meta["filters"] == {"osType": "linux"}
     assert meta["requestIds"] == ["r-1"]
-    assert meta["imgframeVersion"] == export.__version__
+    assert meta["imgframeVersion"] == imgframe.__version__
     raw = pq.read_schema(written.path).metadata[b"imgframe"]
     assert json.loads(raw) == meta
 
@@ -537,10 +538,10 @@ def _fail_after_some_bytes(*args: Any, **kwargs: Any) -> None:
 @pytest.mark.parametrize(
     ("name", "writer"),
     [
-        ("images.parquet", "_write_parquet_table"),
-        ("images.csv", "_write_csv_table"),
-        ("images.csv.gz", "_write_csv_table"),
-        ("images.jsonl", "_write_jsonl_rows"),
+        ("images.parquet", "parquet._write_parquet_table"),
+        ("images.csv", "csv._write_csv_table"),
+        ("images.csv.gz", "csv._write_csv_table"),
+        ("images.jsonl", "jsonl._write_jsonl_rows"),
     ],
 )
 @pytest.mark.parametrize("mode", ["overwrite", "append"])
@@ -550,7 +551,8 @@ def test_a_failure_mid_write_keeps_the_previous_file_byte_identical(
     target = tmp_path / name
     write_export(small_frame(), target)
     before = target.read_bytes()
-    monkeypatch.setattr(export, writer, _fail_after_some_bytes)
+    module, function = writer.split(".")
+    monkeypatch.setattr(getattr(export, module), function, _fail_after_some_bytes)
     with pytest.raises(ExportError) as caught:
         write_export(small_frame(), target, mode=mode)
     message = str(caught.value)
@@ -573,7 +575,7 @@ def test_a_failure_while_writing_a_dataset_keeps_the_previous_dataset(
         (directory / "zoneId=x" / "part-0.parquet").write_bytes(b"PAR1")
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(export, "_write_dataset_files", half_written)
+    monkeypatch.setattr(export.dataset, "_write_dataset_files", half_written)
     for mode in ("overwrite", "append"):
         with pytest.raises(ExportError, match="Input/output error"):
             write_parquet(small_frame(), target, partition_by=["zoneId"], mode=mode)
@@ -686,7 +688,7 @@ def test_write_manifest_lists_files_with_sizes_and_digests(tmp_path: Path) -> No
     assert manifest["schema"]["imageSize"] == "Int64"
     assert manifest["requestIds"] == ["r-1", "r-2"]
     assert manifest["filters"] == {"osType": "linux"}
-    assert manifest["imgframeVersion"] == export.__version__
+    assert manifest["imgframeVersion"] == imgframe.__version__
 
 
 def test_written_file_is_a_plain_record() -> None:

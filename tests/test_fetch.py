@@ -10,7 +10,7 @@ import pytest
 
 import imgframe
 from imgframe import sandbox
-from imgframe.errors import InvalidArgument, NotFoundError
+from imgframe.errors import InvalidArgument, NotFoundError, NotListedError
 from imgframe.frame import normalize_pages
 
 from .conftest import client_kwargs
@@ -144,7 +144,7 @@ def test_zone_list_keeps_order_and_checks_names(
     assert "regionId" in df.columns
     sb.clear_requests()
     with pytest.raises(
-        InvalidArgument, match="unknown zone\\(s\\) mars-north-1a; DescribeZones lists"
+        NotListedError, match="unknown zone\\(s\\) mars-north-1a; DescribeZones lists"
     ):
         client.fetch_images([pair[0], "mars-north-1a"])
     assert [r.action for r in sb.requests] == ["DescribeZones"]

@@ -14,16 +14,10 @@ import pytest
 
 from imgframe import explode_tags, normalize_pages, tag_columns
 from imgframe.errors import BadResponseError, DataQualityWarning, InvalidArgument
-from imgframe.frame import (
-    IMAGE_SCHEMA,
-    RawPage,
-    empty_frame,
-    frame_from_records,
-    load_pages,
-    parse_page,
-    save_pages,
-)
+from imgframe.frame import empty_frame, frame_from_records
+from imgframe.parse import RawPage, load_pages, parse_page, save_pages
 from imgframe.schema import IMAGE_COLUMNS
+from imgframe.schema.arrow import IMAGE_SCHEMA
 
 WHEN = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 

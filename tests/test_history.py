@@ -18,11 +18,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from imgframe import history
+from imgframe.diff import diff_snapshots
 from imgframe.errors import DataError, ExportError, InvalidArgument
-from imgframe.frame import TAGS_TYPE, empty_frame, frame_from_records, frame_from_tables, join_zones
+from imgframe.frame import empty_frame, frame_from_records, frame_from_tables, join_zones
 from imgframe.history import (
     SnapshotInfo,
-    diff_snapshots,
     diff_store,
     list_snapshots,
     read_snapshots,
@@ -30,6 +30,7 @@ from imgframe.history import (
     write_snapshot,
 )
 from imgframe.schema import IMAGE_FIELDS
+from imgframe.schema.arrow import TAGS_TYPE
 
 FETCHED = datetime(2025, 6, 1, 8, 30, tzinfo=UTC)
 WRITTEN = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)

@@ -18,8 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from imgframe.export import read_export, write_export
-from imgframe.frame import IMAGE_SCHEMA, normalize_pages
+from imgframe.frame import normalize_pages
 from imgframe.schema import CATEGORIES, IMAGE_SOURCES, IMAGE_STATUSES, IMAGE_TYPES, OS_TYPES
+from imgframe.schema.arrow import IMAGE_SCHEMA
 
 from .frames import fixture_frame
 
@@ -198,7 +199,7 @@ def test_hostile_values_round_trip_every_format(tmp_path: Path) -> None:
 
 def test_a_429_storm_is_ridden_out(fresh_sb: Any, debug_logs: pytest.LogCaptureFixture) -> None:
     import imgframe
-    from imgframe.client import RetryPolicy
+    from imgframe.transport import RetryPolicy
 
     from .conftest import client_kwargs
 
@@ -220,12 +221,12 @@ def test_a_429_storm_is_ridden_out(fresh_sb: Any, debug_logs: pytest.LogCaptureF
 
 
 def test_https_to_a_plain_http_server_fails_once_and_clearly(fresh_sb: Any) -> None:
-    from imgframe.client import ZecClient
     from imgframe.credentials import Credentials
     from imgframe.errors import NetworkError
-    from imgframe.frame import parse_page
+    from imgframe.parse import parse_page
+    from imgframe.transport import Transport
 
-    client = ZecClient(Credentials("ak", "sk"), f"https://127.0.0.1:{fresh_sb.port}")
+    client = Transport(Credentials("ak", "sk"), f"https://127.0.0.1:{fresh_sb.port}")
     with client, pytest.raises(NetworkError, match="DescribeImages: TLS failed") as info:
         client.call("DescribeImages", {"zoneId": "asia-east-1a"}, parse=parse_page)
     assert info.value.attempts == 1

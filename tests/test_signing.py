@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imgframe.client import ZecClient
 from imgframe.credentials import Credentials
 from imgframe.signing import canonical_request, parse_authorization, sign
+from imgframe.transport import Transport
 
 from .conftest import signature_vectors
 
@@ -110,7 +110,7 @@ def test_signature_agrees_with_official_sdk(
 )
 def test_client_signs_the_host_header_it_sends(endpoint: str, host: str) -> None:
     creds = Credentials("AK", "pw")
-    client = ZecClient(creds, endpoint, clock=lambda: 1764201600.9)
+    client = Transport(creds, endpoint, clock=lambda: 1764201600.9)
     headers = client.headers("DescribeImages", b"{}")
     assert headers["Host"] == host
     assert headers["X-ZC-Timestamp"] == "1764201600"
@@ -126,7 +126,7 @@ def test_client_signs_the_host_header_it_sends(endpoint: str, host: str) -> None
 
 
 def test_token_credentials_send_bearer_and_no_signature_headers() -> None:
-    client = ZecClient(Credentials(token="tok-123"), "https://console.zenlayer.com")
+    client = Transport(Credentials(token="tok-123"), "https://console.zenlayer.com")
     headers = client.headers("DescribeZones", b"{}")
     assert headers["Authorization"] == "Bearer tok-123"
     assert "X-ZC-Timestamp" not in headers

@@ -23,14 +23,8 @@ from imgframe.charts import (
 )
 from imgframe.errors import InvalidArgument
 from imgframe.frame import empty_frame, frame_from_records
-from imgframe.summary import (
-    display_text,
-    display_width,
-    format_table,
-    headline,
-    markdown_cell,
-    summarize,
-)
+from imgframe.summary import format_table, headline, summarize
+from imgframe.text import display_text, display_width, markdown_cell
 
 from .frames import fixture_frame
 

@@ -1,0 +1,25 @@
+"""Defaults and choices the library and the command line share.
+
+This module imports nothing, so the command line can build its options from it at start-up
+without loading pandas, pyarrow or requests. Each name is defined here once; the modules
+that use it import it from here.
+"""
+
+from __future__ import annotations
+
+#: Images per DescribeImages page (the API's maximum).
+DEFAULT_PAGE_SIZE = 1000
+#: Pages in flight at once, across all zones, unless the caller says otherwise.
+DEFAULT_CONCURRENCY = 4
+MAX_CONCURRENCY = 64
+
+#: Export formats by name, as :func:`imgframe.write_export` takes them.
+EXPORT_FORMATS = ("parquet", "csv", "csv.gz", "jsonl")
+#: What a writer does when its target exists: refuse, replace it, or add the rows.
+WRITE_MODES = ("error", "overwrite", "append")
+#: How tags go into flat (CSV) exports: a JSON list, one row per tag, or a column per key.
+TAG_LAYOUTS = ("list", "long", "wide")
+#: How small tables are printed (:func:`imgframe.summary.format_table`).
+TABLE_FORMATS = ("table", "csv", "json", "markdown")
+#: Image formats of saved charts.
+CHART_FORMATS = ("png", "svg")

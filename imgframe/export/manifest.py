@@ -1,0 +1,98 @@
+"""The manifest: one JSON document describing the files of an export run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from .._version import __version__
+from ..durable import atomic_file
+from ..errors import InvalidArgument
+from .base import WrittenFile, json_default
+
+
+def write_manifest(
+    path: str | os.PathLike[str],
+    files: Sequence[WrittenFile],
+    *,
+    schema: pd.DataFrame | pa.Schema | Mapping[str, str] | None = None,
+    request_ids: Sequence[str] = (),
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write a JSON manifest describing the files of one export run (atomically; an existing
+    manifest is replaced).
+
+    Each file is listed with its path (relative to the manifest when it is beside or under
+    it), format, rows, bytes and, for single files, its SHA-256. ``schema`` (a frame, an Arrow
+    schema or a name-to-dtype mapping) is stored as ``{"column": "dtype"}``; ``extra`` keys
+    are added at the top level.
+
+    >>> import tempfile
+    >>> from imgframe.export import write_export
+    >>> from imgframe.frame import frame_from_records
+    >>> df = frame_from_records([{"imageId": "img-1"}], zone_id="z1")
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     written = write_export(df, Path(tmp) / "x.jsonl")
+    ...     manifest = write_manifest(Path(tmp) / "manifest.json", [written], schema=df,
+    ...                               request_ids=["req-1"])
+    ...     json.loads(manifest.read_text())["files"][0]["path"]
+    'x.jsonl'
+    """
+    target = Path(path)
+    document: dict[str, Any] = {
+        "imgframeVersion": __version__,
+        "createdAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "files": [_manifest_entry(f, target.parent) for f in files],
+        "schema": _schema_mapping(schema),
+        "requestIds": list(request_ids),
+    }
+    for key, value in (extra or {}).items():
+        if key in document:
+            raise InvalidArgument(f"write_manifest: extra key {key!r} is set by imgframe itself")
+        document[key] = value
+    try:
+        text = json.dumps(document, ensure_ascii=False, indent=2, default=json_default)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgument(f"write_manifest: extra is not JSON-serialisable: {exc}") from None
+    with atomic_file(target) as fh:
+        fh.write(text.encode() + b"\n")
+    return target
+
+
+def _manifest_entry(written: WrittenFile, base: Path) -> dict[str, Any]:
+    path = Path(written.path)
+    try:
+        shown = path.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        shown = str(path.resolve())
+    entry: dict[str, Any] = {
+        "path": shown,
+        "format": written.format,
+        "rows": written.rows,
+        "bytes": written.bytes,
+    }
+    if path.is_file():
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        entry["sha256"] = digest.hexdigest()
+    return entry
+
+
+def _schema_mapping(schema: pd.DataFrame | pa.Schema | Mapping[str, str] | None) -> dict[str, str]:
+    if schema is None:
+        return {}
+    if isinstance(schema, pd.DataFrame):
+        return {str(name): str(dtype) for name, dtype in schema.dtypes.items()}
+    if isinstance(schema, pa.Schema):
+        return {field.name: str(field.type) for field in schema}
+    return {str(k): str(v) for k, v in schema.items()}
