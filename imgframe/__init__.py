@@ -47,6 +47,7 @@ if TYPE_CHECKING:
         read_export_metadata,
         write_csv,
         write_export,
+        write_exports,
         write_jsonl,
         write_parquet,
     )
@@ -99,6 +100,7 @@ _LAZY = {
     "trend_chart": "charts",
     "write_csv": "export",
     "write_export": "export",
+    "write_exports": "export",
     "write_jsonl": "export",
     "write_parquet": "export",
     "write_snapshot": "history",
@@ -154,6 +156,7 @@ __all__ = [
     "trend_chart",
     "write_csv",
     "write_export",
+    "write_exports",
     "write_jsonl",
     "write_parquet",
     "write_snapshot",

@@ -40,6 +40,7 @@ __all__ = [
     "summary_chart",
     "summary_charts",
     "trend_chart",
+    "trend_table",
 ]
 
 #: Longest group label shown on a chart, in characters (longer ones end in ``…``).
@@ -125,20 +126,7 @@ def summary_chart(
     ax = fig.add_subplot()
     _heading(fig, heading)
     if not counts:
-        ax.text(
-            0.5,
-            0.5,
-            "No images",
-            ha="center",
-            va="center",
-            fontsize=12,
-            color="#718096",
-            transform=ax.transAxes,
-        )
-        ax.set_xticks([])
-        ax.set_yticks([])
-        for spine in ax.spines.values():
-            spine.set_visible(False)
+        _nothing_to_draw(ax, "No images")
         return fig
 
     positions = list(range(len(labels)))
@@ -192,38 +180,14 @@ def trend_chart(trend: pd.DataFrame, *, title: str | None = None) -> Figure:
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator, StrMethodFormatter
 
-    missing = {"snapshot_date", "imageStatus", "images"} - set(trend.columns)
-    if missing:
-        raise InvalidArgument(f"trend_chart: the trend frame has no {', '.join(sorted(missing))}")
-    data = pd.DataFrame(
-        {
-            "date": trend["snapshot_date"].map(_date_label),
-            "status": trend["imageStatus"].astype("string").fillna(NONE_LABEL),
-            "images": pd.to_numeric(trend["images"]).fillna(0).astype("int64"),
-        }
-    )
-    table = data.pivot_table(
-        index="date", columns="status", values="images", aggfunc="sum", fill_value=0
-    ).sort_index()
-    table = table[status_order(table.columns)]
+    table = trend_table(trend).set_index("snapshot_date")
 
     fig = Figure(figsize=(_FIGURE_WIDTH, 3.8), dpi=_DPI, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     _heading(fig, title or "Images by status over time")
     if table.empty:
-        ax.text(
-            0.5,
-            0.5,
-            "No snapshots",
-            ha="center",
-            va="center",
-            fontsize=12,
-            color="#718096",
-            transform=ax.transAxes,
-        )
-        ax.set_xticks([])
-        ax.set_yticks([])
+        _nothing_to_draw(ax, "No snapshots")
         return fig
     positions = list(range(len(table)))
     bottom = [0] * len(table)
@@ -265,6 +229,35 @@ def trend_chart(trend: pd.DataFrame, *, title: str | None = None) -> Figure:
     _tidy(ax)
     ax.grid(axis="y", color=_GRID_COLOUR, linewidth=0.8, zorder=0)
     return fig
+
+
+def trend_table(trend: pd.DataFrame) -> pd.DataFrame:
+    """A :func:`~imgframe.status_trend` frame pivoted for reading: dates down (as
+    ``YYYY-MM-DD`` text), statuses across in :func:`status_order`, image counts in the cells.
+
+    >>> trend = pd.DataFrame({"snapshot_date": ["2025-03-01", "2025-03-01", "2025-03-02"],
+    ...                       "imageStatus": ["FAILED", "AVAILABLE", "AVAILABLE"],
+    ...                       "images": [1, 10, 12]})
+    >>> trend_table(trend).to_dict("records")
+    [{'snapshot_date': '2025-03-01', 'AVAILABLE': 10, 'FAILED': 1}, \
+{'snapshot_date': '2025-03-02', 'AVAILABLE': 12, 'FAILED': 0}]
+    """
+    missing = {"snapshot_date", "imageStatus", "images"} - set(trend.columns)
+    if missing:
+        raise InvalidArgument(f"trend: the trend frame has no {', '.join(sorted(missing))}")
+    data = pd.DataFrame(
+        {
+            "snapshot_date": trend["snapshot_date"].map(_date_label),
+            "status": trend["imageStatus"].astype("string").fillna(NONE_LABEL),
+            "images": pd.to_numeric(trend["images"]).fillna(0).astype("int64"),
+        }
+    )
+    table = data.pivot_table(
+        index="snapshot_date", columns="status", values="images", aggfunc="sum", fill_value=0
+    ).sort_index()
+    table = table[status_order(table.columns)]
+    table.columns = [str(c) for c in table.columns]
+    return table.reset_index()
 
 
 def status_order(statuses: Iterable[str]) -> list[str]:
@@ -350,6 +343,17 @@ def _date_label(value: object) -> str:
     if isinstance(value, pd.Timestamp):
         return value.strftime("%Y-%m-%d")
     return display_text(value)
+
+
+def _nothing_to_draw(ax: Axes, text: str) -> None:
+    ax.text(
+        0.5, 0.5, text, ha="center", va="center", fontsize=12, color="#718096",
+        transform=ax.transAxes,
+    )  # fmt: skip
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
 
 
 def _heading(fig: Figure, text: str) -> None:

@@ -19,19 +19,31 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
-import pandas as pd
 from click.core import ParameterSource
 
 from ._version import __version__
-from .errors import ExportError, ImgframeError, InvalidArgument
-from .schema import CATEGORIES, IMAGE_SOURCES, IMAGE_STATUSES, IMAGE_TYPES, OS_TYPES
+from .defaults import (
+    CHART_FORMATS,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_PAGE_SIZE,
+    EXPORT_FORMATS,
+    MAX_CONCURRENCY,
+    TABLE_FORMATS,
+    TAG_LAYOUTS,
+    WRITE_MODES,
+)
+from .errors import ImgframeError, InvalidArgument
+from .filters import IMAGE_FILTERS, Filter
+from .schema import MAX_PAGE_SIZE
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from .client import Client
 
 log = logging.getLogger("imgframe.cli")
@@ -39,9 +51,6 @@ log = logging.getLogger("imgframe.cli")
 F = TypeVar("F", bound=Callable[..., Any])
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
-EXPORT_FORMATS = ("parquet", "csv", "csv.gz", "jsonl")
-TABLE_FORMATS = ("table", "csv", "json", "markdown")
-DEFAULT_CONCURRENCY = 4
 
 
 # --------------------------------------------------------------------------------------------
@@ -186,21 +195,32 @@ def _parse_tags(values: Sequence[str]) -> list[dict[str, str]] | None:
     return tags or None
 
 
+def _filter_option(spec: Filter) -> Callable[[F], F]:
+    """The click option of one API filter (its flag is the official CLI's)."""
+    if spec.kind == "choice":
+        return click.option(spec.option, spec.name, type=click.Choice(spec.choices), help=spec.help)
+    if spec.kind == "text":
+        return click.option(spec.option, spec.name, metavar=spec.metavar, help=spec.help)
+    return click.option(spec.option, spec.name, multiple=True, metavar=spec.metavar, help=spec.help)
+
+
+def _filter_value(spec: Filter, given: Any) -> Any:
+    """A filter option's value as the library takes it."""
+    if spec.kind == "tags":
+        return _parse_tags(given)
+    if spec.kind == "list":
+        return _split_list(given) or None
+    return given
+
+
 # The fetch options, in the order they are declared; all but --from apply to API fetches only.
+_FILTER_NAMES = tuple(spec.name for spec in IMAGE_FILTERS)
 _FETCH_PARAMS = (
     "source",
     "from_raw_formulas",
     "zone_ids",
     "all_zones",
-    "image_ids",
-    "image_name",
-    "category",
-    "image_type",
-    "image_source",
-    "os_type",
-    "image_status",
-    "tag_keys",
-    "tag_pairs",
+    *_FILTER_NAMES,
     "page_size",
     "max_concurrency",
     "verify",
@@ -231,41 +251,17 @@ def fetch_options(command: F) -> F:
             help="Zone to list (repeatable, or comma-separated). Default: every zone.",
         ),
         click.option("--all-zones", is_flag=True, help="List every zone (the default)."),
-        click.option(
-            "--image-ids",
-            multiple=True,
-            metavar="IDS",
-            help="Image ids, comma-separated (repeatable).",
-        ),
-        click.option("--image-name", help="Fuzzy, case-insensitive name match."),
-        click.option("--category", type=click.Choice(CATEGORIES)),
-        click.option("--image-type", type=click.Choice(IMAGE_TYPES)),
-        click.option("--image-source", type=click.Choice(IMAGE_SOURCES)),
-        click.option("--os-type", type=click.Choice(OS_TYPES)),
-        click.option("--image-status", type=click.Choice(IMAGE_STATUSES)),
-        click.option(
-            "--tag-keys",
-            multiple=True,
-            metavar="KEYS",
-            help="Tag keys the images carry, comma-separated (at most 20).",
-        ),
-        click.option(
-            "--tag",
-            "tag_pairs",
-            multiple=True,
-            metavar="KEY=VALUE",
-            help="Tag filter (repeatable, at most 20).",
-        ),
+        *(_filter_option(spec) for spec in IMAGE_FILTERS),
         click.option(
             "--page-size",
-            type=click.IntRange(1, 1000),
-            default=1000,
+            type=click.IntRange(1, MAX_PAGE_SIZE),
+            default=DEFAULT_PAGE_SIZE,
             show_default=True,
             help="Images per DescribeImages page.",
         ),
         click.option(
             "--max-concurrency",
-            type=click.IntRange(1, 64),
+            type=click.IntRange(1, MAX_CONCURRENCY),
             default=DEFAULT_CONCURRENCY,
             show_default=True,
             help="Pages in flight at once, across all zones.",
@@ -319,17 +315,7 @@ def _source(kwargs: dict[str, Any]) -> _Source:
             )
     elif params["from_raw_formulas"]:
         raise click.UsageError("--from-raw-formulas only applies with --from")
-    filters: dict[str, Any] = {
-        "image_ids": _split_list(params["image_ids"]) or None,
-        "image_name": params["image_name"],
-        "category": params["category"],
-        "image_type": params["image_type"],
-        "image_source": params["image_source"],
-        "os_type": params["os_type"],
-        "image_status": params["image_status"],
-        "tag_keys": _split_list(params["tag_keys"]) or None,
-        "tags": _parse_tags(params["tag_pairs"]),
-    }
+    filters = {spec.name: _filter_value(spec, params[spec.name]) for spec in IMAGE_FILTERS}
     ImageFilters.build(**filters)
     for zone in zone_ids:
         check_zone_id(zone)
@@ -480,7 +466,7 @@ def zones(settings: Settings, fmt: str) -> None:
 @click.option(
     "--tags",
     "tags_mode",
-    type=click.Choice(["list", "long", "wide"]),
+    type=click.Choice(TAG_LAYOUTS),
     default="list",
     show_default=True,
     help="Tags in CSV outputs: a JSON list, one row per tag (tagKey, tagValue), or one "
@@ -494,7 +480,7 @@ def zones(settings: Settings, fmt: str) -> None:
 )
 @click.option(
     "--mode",
-    type=click.Choice(["error", "overwrite", "append"]),
+    type=click.Choice(WRITE_MODES),
     default="error",
     show_default=True,
     help="When a target exists: refuse (before fetching), replace it, or add the rows.",
@@ -511,7 +497,18 @@ def zones(settings: Settings, fmt: str) -> None:
     "file back with --from-raw-formulas).",
 )
 @pass_settings
-def export(settings: Settings, /, **kwargs: Any) -> None:
+def export(
+    settings: Settings,
+    /,
+    outputs: tuple[str, ...],
+    fmt: str | None,
+    tags_mode: str,
+    partition_by: tuple[str, ...],
+    mode: str,
+    manifest: Path | None,
+    no_neutralize_formulas: bool,
+    **kwargs: Any,
+) -> None:
     """Fetch once and write every output (Parquet, CSV, CSV.gz, JSONL), each atomically.
 
     Prints the paths written, then one summary line on stderr. Nothing is written when the
@@ -523,87 +520,27 @@ def export(settings: Settings, /, **kwargs: Any) -> None:
       imgframe export --zone-id asia-east-1a --os-type linux -o linux.csv --tags wide
       imgframe export --partition-by zoneId -o exports/dataset --mode overwrite
     """
-    from .export import write_export, write_manifest
+    from .export import plan_exports, zones_of
 
     started = time.monotonic()
-    now = datetime.now(UTC)
     source = _source(kwargs)
-    partition_by = _split_list(kwargs["partition_by"]) or None
-    formats = [_output_format(t, kwargs["fmt"], partition_by) for t in kwargs["outputs"]]
-    if source.path is None:  # the paths are known before the fetch: refuse clobbering early
-        _targets(kwargs["outputs"], now, source.requested_zones, kwargs["mode"])
-    frame = _load_images(settings, source)
-    zones = _frame_zones(frame) if source.path is not None else source.requested_zones
-    paths = _targets(kwargs["outputs"], now, zones, kwargs["mode"])
-    written = []
-    for path, fmt in zip(paths, formats, strict=True):
-        written.append(
-            write_export(
-                frame,
-                path,
-                format=fmt,
-                tags=kwargs["tags_mode"] if fmt.startswith("csv") else "list",
-                partition_by=partition_by,
-                mode=kwargs["mode"],
-                neutralize_formulas=not kwargs["no_neutralize_formulas"],
-                metadata=frame.attrs.get("imgframe"),
-            )
-        )
-        click.echo(str(path))
-    if kwargs["manifest"] is not None:
-        meta = dict(frame.attrs.get("imgframe", {}))
-        if source.path is not None:
-            meta["source"] = str(source.path)
-        write_manifest(
-            kwargs["manifest"],
-            written,
-            schema=frame,
-            request_ids=meta.pop("requestIds", []),
-            extra=meta,
-        )
-    files = f"{len(written)} file" + ("" if len(written) == 1 else "s")
-    _info(
-        settings,
-        f"exported {len(frame)} rows to {files}, {sum(w.bytes for w in written)} bytes, "
-        f"in {time.monotonic() - started:.2f}s",
+    plan = plan_exports(
+        outputs,
+        format=fmt,
+        tags=tags_mode,
+        partition_by=_split_list(partition_by),
+        mode=mode,
+        manifest=manifest,
+        neutralize_formulas=not no_neutralize_formulas,
     )
-
-
-def _output_format(template: str, fmt: str | None, partition_by: Sequence[str] | None) -> str:
-    """The format an output is written in (a usage error when neither --format nor the
-    suffix says, or when a dataset is asked for in a flat format)."""
-    from .export import detect_format
-
-    chosen = detect_format(Path(template), fmt, partition_by)
-    if partition_by and chosen != "parquet":
-        raise click.UsageError(f"--partition-by writes Parquet datasets, not {chosen} ({template})")
-    return chosen
-
-
-def _targets(
-    templates: Sequence[str], now: datetime, zones: Sequence[str] | None, mode: str
-) -> list[Path]:
-    """The output paths with their placeholders filled; with ``--mode error``, refuse when any
-    of them exists, so that no output is written when a later one would be refused."""
-    from .export import expand_placeholders
-
-    paths = [Path(expand_placeholders(t, now=now, zones=zones)) for t in templates]
-    seen: set[Path] = set()
-    for path in paths:
-        if path.resolve() in seen:
-            raise click.UsageError(f"{path} is given twice as an output")
-        seen.add(path.resolve())
-        if mode == "error" and (path.exists() or path.is_symlink()):
-            raise ExportError(
-                f"cannot write {path}: it already exists (use --mode overwrite or append)"
-            )
-    return paths
-
-
-def _frame_zones(frame: pd.DataFrame) -> list[str]:
-    if "zoneId" not in frame.columns:
-        return []
-    return sorted(str(z) for z in frame["zoneId"].dropna().unique())
+    if source.path is None:  # the paths are known before the fetch: refuse clobbering early
+        plan.check(source.requested_zones)
+    frame = _load_images(settings, source)
+    zones = zones_of(frame) if source.path is not None else source.requested_zones
+    result = plan.write(frame, zones=zones, source=source.path)
+    for written in result.files:
+        click.echo(str(written.path))
+    _info(settings, result.describe(time.monotonic() - started))
 
 
 @cli.command()
@@ -642,9 +579,7 @@ def summary(settings: Settings, /, by: tuple[str, ...], fmt: str, **kwargs: Any)
     required=True,
     help="Directory for the charts (created).",
 )
-@click.option(
-    "--format", "fmt", type=click.Choice(["png", "svg"]), default="png", show_default=True
-)
+@click.option("--format", "fmt", type=click.Choice(CHART_FORMATS), default="png", show_default=True)
 @pass_settings
 def charts(settings: Settings, /, output_dir: Path, fmt: str, **kwargs: Any) -> None:
     """Bar charts of image counts by category, OS type, status (and zone, for several).
@@ -712,20 +647,8 @@ def report(
     from .report import build_report
 
     frame = _load_images(settings, _source(kwargs))
-    changes = trend = None
-    if store is not None:
-        from .history import diff_store, list_snapshots, status_trend
-
-        if len(list_snapshots(store)) >= 2:
-            changes = diff_store(store).as_dict()
-        trend = status_trend(store)
     paths = build_report(
-        frame,
-        output_dir,
-        require_tags=_split_list(require_tags),
-        max_rows=max_rows,
-        changes=changes,
-        trend=trend,
+        frame, output_dir, require_tags=_split_list(require_tags), max_rows=max_rows, store=store
     )
     click.echo(str(paths.html))
     click.echo(str(paths.markdown))
@@ -764,8 +687,7 @@ def snapshot(
         frame, store, snapshot_date=snapshot_date.date() if snapshot_date else None
     )
     click.echo(str(info.path))
-    zones = f"{len(info.zones)} zone" + ("" if len(info.zones) == 1 else "s")
-    _info(settings, f"snapshot {info.snapshot_date.isoformat()}: {info.rows} images in {zones}")
+    _info(settings, info.describe())
 
 
 @cli.command()
@@ -828,12 +750,7 @@ def diff(
         to_date=to_date.date() if to_date else None,
     )
     changes = result.long_frame()
-    counts = result.summary()
-    line = (
-        f"{result.old_date} -> {result.new_date}: {counts['added']} added, "
-        f"{counts['removed']} removed, {counts['changed']} changed "
-        f"({counts['changed_fields']} fields), {counts['unchanged']} unchanged"
-    )
+    line = result.describe()
     if fmt in ("table", "markdown"):
         click.echo(line)
         if len(changes):

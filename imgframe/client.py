@@ -152,9 +152,9 @@ class Client:
         """
         checked = ImageFilters.build(**filters)
         zones, joined = self._zones_for(zone_id)
-        zone_ids = list(zones["zoneId"]) if zones is not None else [str(zone_id)]
         result = self._page_images(
-            zone_ids,
+            zones,
+            zone_id,
             checked,
             page_size=page_size,
             progress=progress,
@@ -199,17 +199,9 @@ class Client:
         """Every DescribeImages page as received (bytes), for saving and offline replay."""
         checked = ImageFilters.build(**filters)
         zones, _ = self._zones_for(zone_id)
-        zone_ids = list(zones["zoneId"]) if zones is not None else [str(zone_id)]
-        result = self._page_images(
-            zone_ids,
-            checked,
-            page_size=page_size,
-            progress=progress,
-            keep_raw=True,
-            max_repages=2,
-            verify=False,
-        )
-        return result.raw_pages
+        return self._page_images(
+            zones, zone_id, checked, page_size=page_size, progress=progress, keep_raw=True
+        ).raw_pages
 
     def _zones_for(self, zone_id: str | Sequence[str]) -> tuple[pd.DataFrame | None, bool]:
         """(zones frame or None for a single zone, whether to join zone columns)."""
@@ -240,15 +232,18 @@ class Client:
 
     def _page_images(
         self,
-        zone_ids: list[str],
+        zones: pd.DataFrame | None,
+        zone_id: str | Sequence[str],
         filters: ImageFilters,
         *,
         page_size: int,
         progress: bool | None,
         keep_raw: bool,
-        max_repages: int,
-        verify: bool,
+        max_repages: int = 2,
+        verify: bool = False,
     ) -> PagingResult:
+        """Page DescribeImages over the zones listed (or the one zone asked for)."""
+        zone_ids = list(zones["zoneId"]) if zones is not None else [str(zone_id)]
         pager = Pager(
             self.transport,
             "DescribeImages",

@@ -78,6 +78,24 @@ class SnapshotDiff:
             "changed_fields": len(self.changed),
         }
 
+    def describe(self) -> str:
+        """The diff in one line: the dates compared (when known) and the counts.
+
+        >>> from imgframe.frame import frame_from_records
+        >>> old = frame_from_records([{"imageId": "a"}, {"imageId": "b"}], zone_id="z")
+        >>> new = frame_from_records([{"imageId": "b", "imageName": "x"}], zone_id="z")
+        >>> diff_snapshots(old, new).describe()
+        '0 added, 1 removed, 1 changed (1 fields), 0 unchanged'
+        """
+        counts = self.summary()
+        line = (
+            f"{counts['added']} added, {counts['removed']} removed, {counts['changed']} changed "
+            f"({counts['changed_fields']} fields), {counts['unchanged']} unchanged"
+        )
+        if self.old_date is not None and self.new_date is not None:
+            line = f"{self.old_date} -> {self.new_date}: {line}"
+        return line
+
     def by_field(self) -> pd.Series:
         """How many images changed in each field, most changed first."""
         counts = self.changed["field"].value_counts(sort=True)

@@ -110,6 +110,11 @@ class SnapshotInfo:
     rows: int
     zones: tuple[str, ...]
 
+    def describe(self) -> str:
+        """One line: ``snapshot 2025-06-01: 120 images in 3 zones``."""
+        zones = f"{len(self.zones)} zone" + ("" if len(self.zones) == 1 else "s")
+        return f"snapshot {self.snapshot_date.isoformat()}: {self.rows} images in {zones}"
+
 
 def write_snapshot(
     df: pd.DataFrame,

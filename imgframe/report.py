@@ -33,10 +33,11 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from ._version import __version__
-from .charts import figure_bytes, status_order, summary_charts, trend_chart
+from .charts import figure_bytes, summary_charts, trend_chart, trend_table
 from .durable import atomic_file
 from .errors import InvalidArgument
-from .summary import NONE_LABEL, headline, summarize
+from .history import diff_store, list_snapshots, status_trend
+from .summary import headline, summarize
 from .text import display_text, markdown_cell
 
 if TYPE_CHECKING:
@@ -282,29 +283,6 @@ def _images_in(key: str, frame: pd.DataFrame) -> int:
     return len(frame)
 
 
-def _trend_table(trend: pd.DataFrame) -> pd.DataFrame:
-    """Dates down, statuses across, image counts in the cells."""
-    data = pd.DataFrame(
-        {
-            "snapshot_date": trend["snapshot_date"].map(_date_text),
-            "status": trend["imageStatus"].astype("string").fillna(NONE_LABEL),
-            "images": pd.to_numeric(trend["images"]).fillna(0).astype("int64"),
-        }
-    )
-    table = data.pivot_table(
-        index="snapshot_date", columns="status", values="images", aggfunc="sum", fill_value=0
-    ).sort_index()
-    table = table[status_order(table.columns)]  # the chart's order, left to right
-    table.columns = [str(c) for c in table.columns]
-    return table.reset_index()
-
-
-def _date_text(value: Any) -> str:
-    if isinstance(value, pd.Timestamp):
-        return value.strftime("%Y-%m-%d")
-    return display_text(value)
-
-
 def _check_trend(trend: pd.DataFrame | None) -> pd.DataFrame | None:
     if trend is None:
         return None
@@ -474,7 +452,7 @@ def build_report_html(
         emit('<section id="trend"><h2>Trend</h2>')
         if len(trend):
             emit(_img(trend_chart(trend), alt="Images by status over time"))
-            emit(_html_table(_trend_table(trend), max_rows))
+            emit(_html_table(trend_table(trend), max_rows))
         else:
             emit('<p class="note">No snapshots yet.</p>')
         emit("</section>")
@@ -617,7 +595,7 @@ def build_report_markdown(
 
     if trend is not None:
         out += ["## Trend", ""]
-        out += [_md_table(_trend_table(trend), max_rows) if len(trend) else "No snapshots yet.", ""]
+        out += [_md_table(trend_table(trend), max_rows) if len(trend) else "No snapshots yet.", ""]
 
     out += ["## Images", "", _md_table(_image_table(df), max_rows), ""]
     return "\n".join(out)
@@ -654,13 +632,16 @@ def build_report(
     max_rows: int = 500,
     changes: Mapping[str, pd.DataFrame | None] | None = None,
     trend: pd.DataFrame | None = None,
+    store: str | os.PathLike[str] | None = None,
 ) -> ReportPaths:
     """Write ``inventory-report.html`` and ``inventory-report.md`` into ``out_dir`` (created),
     each atomically, replacing earlier ones.
 
     ``changes`` maps ``added``/``removed``/``changed`` to frames (``changed`` with columns
     zoneId, imageId, field, old, new); ``trend`` has columns snapshot_date, imageStatus,
-    images. Either may be ``None`` to leave its section out.
+    images. Either may be ``None`` to leave its section out. ``store`` (a snapshot store)
+    fills both when they are not given: the changes between its last two snapshots (when it
+    has two) and its status trend.
 
     >>> import tempfile
     >>> from imgframe.frame import frame_from_records
@@ -670,6 +651,11 @@ def build_report(
     ...     paths.html.name, paths.markdown.name
     ('inventory-report.html', 'inventory-report.md')
     """
+    if store is not None:
+        if changes is None and len(list_snapshots(store)) >= 2:
+            changes = diff_store(store).as_dict()
+        if trend is None:
+            trend = status_trend(store)
     options: dict[str, Any] = {
         "title": title,
         "require_tags": require_tags,

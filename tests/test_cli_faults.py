@@ -105,11 +105,11 @@ USAGE_ERRORS: dict[str, tuple[list[str], str]] = {
     ),
     "partitioned-csv": (
         ["export", "-o", "x.csv", "--partition-by", "zoneId"],
-        "Error: --partition-by writes Parquet datasets, not csv (x.csv)",
+        "imgframe: error: partition_by writes Parquet datasets, not csv (x.csv)",
     ),
     "same-output-twice": (
         ["export", "-o", "x.csv", "-o", "x.csv"],
-        "Error: x.csv is given twice as an output",
+        "imgframe: error: x.csv is given twice as an output",
     ),
     "unknown-mode": (
         ["export", "-o", "x.csv", "--mode", "replace"],

@@ -72,28 +72,35 @@ from __future__ import annotations
 
 from ..defaults import EXPORT_FORMATS as FORMATS
 from ..durable import atomic_file
-from .base import METADATA_KEY, WrittenFile
+from .base import METADATA_KEY, WrittenFile, zones_of
 from .csv import neutralize_formula, restore_formula, write_csv
 from .formats import detect_format, read_export, read_export_metadata, write_export
 from .jsonl import write_jsonl
 from .manifest import write_manifest
 from .parquet import write_parquet
 from .paths import expand_placeholders
+from .run import ExportPlan, ExportResult, Output, plan_exports, write_exports
 
 __all__ = [
     "FORMATS",
     "METADATA_KEY",
+    "ExportPlan",
+    "ExportResult",
+    "Output",
     "WrittenFile",
     "atomic_file",
     "detect_format",
     "expand_placeholders",
     "neutralize_formula",
+    "plan_exports",
     "read_export",
     "read_export_metadata",
     "restore_formula",
     "write_csv",
     "write_export",
+    "write_exports",
     "write_jsonl",
     "write_manifest",
     "write_parquet",
+    "zones_of",
 ]

@@ -68,6 +68,7 @@ def json_default(value: Any) -> Any:
 
 
 def zones_of(df: pd.DataFrame) -> list[str]:
+    """The distinct zone ids of a frame, sorted."""
     if "zoneId" not in df.columns:
         return []
     return sorted({str(z) for z in df["zoneId"].dropna().unique()})
