@@ -18,7 +18,7 @@ import pytest
 
 import imgframe
 from imgframe import sandbox
-from imgframe.cli import Settings, _RedactingFormatter
+from imgframe.cli.app import RedactingFormatter, Settings
 from imgframe.export import write_export
 from imgframe.sandbox.auth import authenticate
 from imgframe.signing import sign, signature
@@ -393,7 +393,7 @@ def test_sandbox_command_serves_until_interrupted(
 
 
 def test_log_lines_are_redacted_as_a_last_resort() -> None:
-    formatter = _RedactingFormatter(Settings(secrets=[SECRET]))
+    formatter = RedactingFormatter(Settings(secrets=[SECRET]))
     try:
         raise ValueError(f"boom {SECRET}")
     except ValueError:

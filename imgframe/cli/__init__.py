@@ -1,0 +1,108 @@
+"""The ``imgframe`` command: a thin layer over the library's public functions.
+
+Every command builds the same objects a notebook would and calls their public functions
+(``fetch_images``, ``write_export``, ``summarize``, ``summary_charts``, ``build_report``,
+``write_snapshot``, ``diff_store``); a command body is a few lines.
+
+Conventions: data goes to stdout (tables, or the paths of the files written), logs and the
+one-line summaries to stderr. Errors become one line on stderr in one place
+(:class:`~imgframe.cli.app.ErrorBoundary`): exit code 1 for API and data errors, 2 for usage
+errors (click's own, and :class:`~imgframe.errors.InvalidArgument`: every argument is
+checked before any request).
+Nothing is written when the fetch fails.
+"""
+
+from __future__ import annotations
+
+import click
+
+from .._version import __version__
+from .app import LOG_LEVELS, ErrorBoundary, Settings, flag_of, given_on_command_line, setup_logging
+from .commands import charts, diff, export, report, snapshot, summary, zones
+from .serve import sandbox_command
+
+__all__ = ["cli", "main"]
+
+
+@click.group(
+    name="imgframe", cls=ErrorBoundary, context_settings={"help_option_names": ["-h", "--help"]}
+)
+@click.version_option(__version__, "--version", prog_name="imgframe")
+@click.option(
+    "--sandbox",
+    is_flag=True,
+    help="Run against an in-process sandbox with demo data and credentials.",
+)
+@click.option(
+    "--sandbox-images",
+    type=click.IntRange(1, 5_000_000),
+    default=2000,
+    show_default=True,
+    help="Catalog size for --sandbox.",
+)
+@click.option(
+    "--sandbox-seed", type=int, default=7, show_default=True, help="Catalog seed for --sandbox."
+)
+@click.option(
+    "--profile", envvar="ZENLAYER_PROFILE", help="Profile in ~/.zenlayer/credentials.json."
+)
+@click.option(
+    "--endpoint",
+    envvar="ZENLAYER_ENDPOINT",
+    help="API base URL (default https://console.zenlayer.com; plain http only on loopback).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS),
+    default="warning",
+    show_default=True,
+    help="Logs go to stderr; debug adds HTTP details and tracebacks (never secrets).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars or summary lines.")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    sandbox: bool,
+    sandbox_images: int,
+    sandbox_seed: int,
+    profile: str | None,
+    endpoint: str | None,
+    log_level: str,
+    quiet: bool,
+) -> None:
+    """Zenlayer Cloud image inventory as data: exports, summaries, charts and reports.
+
+    Credentials come from ZENLAYER_ACCESS_KEY_ID + ZENLAYER_ACCESS_KEY_SECRET,
+    ZENLAYER_TOKEN, or the official CLI's ~/.zenlayer/credentials.json. Exit codes: 0 success,
+    1 API or data error, 2 usage error.
+
+    \b
+    Examples:
+      imgframe --sandbox report -o reports/
+      imgframe export --zone-id asia-east-1a -o 'images-{date}.parquet'
+      imgframe summary --by category,osType
+    """
+    settings = Settings(
+        sandbox=sandbox,
+        sandbox_images=sandbox_images,
+        sandbox_seed=sandbox_seed,
+        profile=profile,
+        endpoint=endpoint,
+        quiet=quiet,
+        log_level=log_level,
+    )
+    ctx.obj = settings
+    settings.stack.callback(setup_logging(settings))
+    if sandbox:
+        clash = [flag_of(ctx, n) for n in ("endpoint", "profile") if given_on_command_line(ctx, n)]
+        if clash:
+            raise click.UsageError(f"--sandbox cannot be combined with {', '.join(clash)}")
+
+
+for _command in (zones, export, summary, charts, report, snapshot, diff, sandbox_command):
+    cli.add_command(_command)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="imgframe")

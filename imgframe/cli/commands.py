@@ -1,0 +1,356 @@
+"""The data and history commands: each parses its options and calls the library."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..defaults import CHART_FORMATS, EXPORT_FORMATS, TABLE_FORMATS, TAG_LAYOUTS, WRITE_MODES
+from .app import Settings, pass_settings, say
+from .options import fetch_options, load_images, read_source, split_list
+
+__all__ = ["charts", "diff", "export", "report", "snapshot", "summary", "zones"]
+
+
+@click.command()
+@click.option(
+    "--format", "fmt", type=click.Choice(TABLE_FORMATS), default="table", show_default=True
+)
+@pass_settings
+def zones(settings: Settings, fmt: str) -> None:
+    """List the zones (DescribeZones).
+
+    \b
+    Example:
+      imgframe --sandbox zones --format markdown
+    """
+    from ..summary import format_table
+
+    frame = settings.client().fetch_zones()
+    wanted = ["zoneId", "regionId", "zoneName", "cityName", "countryCode", "timeZone"]
+    click.echo(format_table(frame[[c for c in wanted if c in frame.columns]], fmt))
+
+
+@click.command()
+@fetch_options
+@click.option(
+    "-o",
+    "--output",
+    "outputs",
+    multiple=True,
+    required=True,
+    metavar="PATH",
+    help="Output file (repeatable); may hold {date} and {time} (UTC, YYYY-MM-DD and HHMMSS) "
+    "and {zone} (the zone, 'multi' for several, 'all' for every zone).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(EXPORT_FORMATS),
+    help="Format of every output, when the suffixes do not say.",
+)
+@click.option(
+    "--tags",
+    "tags_mode",
+    type=click.Choice(TAG_LAYOUTS),
+    default="list",
+    show_default=True,
+    help="Tags in CSV outputs: a JSON list, one row per tag (tagKey, tagValue), or one "
+    "tag:<key> column per key. Parquet and JSONL keep the list.",
+)
+@click.option(
+    "--partition-by",
+    multiple=True,
+    metavar="COLUMN",
+    help="Write a hive-partitioned Parquet dataset directory by these columns (e.g. zoneId).",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(WRITE_MODES),
+    default="error",
+    show_default=True,
+    help="When a target exists: refuse (before fetching), replace it, or add the rows.",
+)
+@click.option(
+    "--manifest",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a JSON manifest: files (rows, bytes, sha256), schema, request ids.",
+)
+@click.option(
+    "--no-neutralize-formulas",
+    is_flag=True,
+    help="Write CSV cells starting with = + - @ as they are, not behind a ' (read such a "
+    "file back with --from-raw-formulas).",
+)
+@pass_settings
+def export(
+    settings: Settings,
+    /,
+    outputs: tuple[str, ...],
+    fmt: str | None,
+    tags_mode: str,
+    partition_by: tuple[str, ...],
+    mode: str,
+    manifest: Path | None,
+    no_neutralize_formulas: bool,
+    **kwargs: Any,
+) -> None:
+    """Fetch once and write every output (Parquet, CSV, CSV.gz, JSONL), each atomically.
+
+    Prints the paths written, then one summary line on stderr. Nothing is written when the
+    fetch fails, and with --mode error (the default) nothing is fetched when a target exists.
+
+    \b
+    Examples:
+      imgframe export --all-zones -o 'exports/images-{date}.parquet' -o exports/latest.csv
+      imgframe export --zone-id asia-east-1a --os-type linux -o linux.csv --tags wide
+      imgframe export --partition-by zoneId -o exports/dataset --mode overwrite
+    """
+    from ..export import plan_exports, zones_of
+
+    started = time.monotonic()
+    source = read_source(kwargs)
+    plan = plan_exports(
+        outputs,
+        format=fmt,
+        tags=tags_mode,
+        partition_by=split_list(partition_by),
+        mode=mode,
+        manifest=manifest,
+        neutralize_formulas=not no_neutralize_formulas,
+    )
+    if source.path is None:  # the paths are known before the fetch: refuse clobbering early
+        plan.check(source.requested_zones)
+    frame = load_images(settings, source)
+    zones = zones_of(frame) if source.path is not None else source.requested_zones
+    result = plan.write(frame, zones=zones, source=source.path)
+    for written in result.files:
+        click.echo(str(written.path))
+    say(settings, result.describe(time.monotonic() - started))
+
+
+@click.command()
+@fetch_options
+@click.option(
+    "--by",
+    multiple=True,
+    default=["category"],
+    show_default=True,
+    help="Columns to group by (repeatable, or comma-separated).",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(TABLE_FORMATS), default="table", show_default=True
+)
+@pass_settings
+def summary(settings: Settings, /, by: tuple[str, ...], fmt: str, **kwargs: Any) -> None:
+    """Image counts and total size (GiB) per group, largest first.
+
+    \b
+    Examples:
+      imgframe --sandbox summary --by category,osType
+      imgframe summary --from exports/latest.parquet --by imageStatus --format markdown
+    """
+    from ..summary import format_table, summarize
+
+    frame = load_images(settings, read_source(kwargs))
+    click.echo(format_table(summarize(frame, by=split_list(by)), fmt))
+
+
+@click.command()
+@fetch_options
+@click.option(
+    "-o",
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Directory for the charts (created).",
+)
+@click.option("--format", "fmt", type=click.Choice(CHART_FORMATS), default="png", show_default=True)
+@pass_settings
+def charts(settings: Settings, /, output_dir: Path, fmt: str, **kwargs: Any) -> None:
+    """Bar charts of image counts by category, OS type, status (and zone, for several).
+
+    Writes images_by_category, images_by_osType, images_by_imageStatus (and images_by_zone)
+    and prints their paths.
+
+    \b
+    Example:
+      imgframe --sandbox charts -o charts/ --format svg
+    """
+    from ..charts import save_charts, summary_charts
+
+    frame = load_images(settings, read_source(kwargs))
+    for path in save_charts(summary_charts(frame), output_dir, format=fmt):
+        click.echo(str(path))
+
+
+@click.command()
+@fetch_options
+@click.option(
+    "-o",
+    "--output-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("reports"),
+    show_default=True,
+    help="Directory for inventory-report.html and inventory-report.md (created).",
+)
+@click.option(
+    "--require-tag",
+    "require_tags",
+    multiple=True,
+    metavar="KEY",
+    help="Report custom images missing this tag key (repeatable, or comma-separated).",
+)
+@click.option(
+    "--max-rows",
+    type=click.IntRange(0),
+    default=500,
+    show_default=True,
+    help="Cap on the rows of each image list.",
+)
+@click.option(
+    "--store",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Snapshot store: adds the changes between its last two snapshots and the trend.",
+)
+@pass_settings
+def report(
+    settings: Settings,
+    /,
+    output_dir: Path,
+    require_tags: tuple[str, ...],
+    max_rows: int,
+    store: Path | None,
+    **kwargs: Any,
+) -> None:
+    """Write the inventory report: one self-contained HTML file plus Markdown.
+
+    \b
+    Examples:
+      imgframe --sandbox report -o reports/
+      imgframe report --require-tag owner --require-tag env --store snapshots/
+    """
+    from ..report import build_report
+
+    frame = load_images(settings, read_source(kwargs))
+    paths = build_report(
+        frame, output_dir, require_tags=split_list(require_tags), max_rows=max_rows, store=store
+    )
+    click.echo(str(paths.html))
+    click.echo(str(paths.markdown))
+
+
+@click.command()
+@fetch_options
+@click.option(
+    "--store",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Snapshot store directory (created).",
+)
+@click.option(
+    "--date",
+    "snapshot_date",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Snapshot date (default: the UTC date of the fetch).",
+)
+@pass_settings
+def snapshot(
+    settings: Settings, /, store: Path, snapshot_date: datetime | None, **kwargs: Any
+) -> None:
+    """Fetch and store the day's snapshot (re-running the same day replaces it).
+
+    Prints the snapshot's directory, then one summary line on stderr.
+
+    \b
+    Example (daily, from cron):
+      imgframe snapshot --store /data/imgframe/snapshots
+    """
+    from ..history import write_snapshot
+
+    frame = load_images(settings, read_source(kwargs))
+    info = write_snapshot(
+        frame, store, snapshot_date=snapshot_date.date() if snapshot_date else None
+    )
+    click.echo(str(info.path))
+    say(settings, info.describe())
+
+
+@click.command()
+@click.option(
+    "--store",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    required=True,
+    help="Snapshot store directory.",
+)
+@click.option(
+    "--from",
+    "from_date",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Older snapshot (default: the one before --to).",
+)
+@click.option(
+    "--to",
+    "to_date",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Newer snapshot (default: the latest).",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write every change to this file (.csv, .csv.gz, .parquet, .jsonl; replaced).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(TABLE_FORMATS),
+    default="table",
+    show_default=True,
+    help="table and markdown start with a summary line; csv and json are the changes alone.",
+)
+@pass_settings
+def diff(
+    settings: Settings,
+    store: Path,
+    from_date: datetime | None,
+    to_date: datetime | None,
+    output: Path | None,
+    fmt: str,
+) -> None:
+    """What changed between two snapshots: images added and removed, fields changed.
+
+    One row per change: zoneId, imageId, change (added, removed, changed), and for changed
+    images the field with its old and new value.
+
+    \b
+    Example:
+      imgframe diff --store snapshots/ --from 2026-11-20 --to 2026-11-27 -o changes.csv
+    """
+    from ..history import diff_store
+    from ..summary import format_table
+
+    result = diff_store(
+        store,
+        from_date=from_date.date() if from_date else None,
+        to_date=to_date.date() if to_date else None,
+    )
+    changes = result.long_frame()
+    line = result.describe()
+    if fmt in ("table", "markdown"):
+        click.echo(line)
+        if len(changes):
+            click.echo("")
+            click.echo(format_table(changes, fmt))
+    else:
+        click.echo(format_table(changes, fmt))
+        say(settings, line)
+    if output is not None:
+        from ..export import write_export
+
+        write_export(changes, output, mode="overwrite")
+        say(settings, f"wrote {len(changes)} changes to {output}")

@@ -1,0 +1,189 @@
+"""Where a data command's images come from: the API with the DescribeImages filters (options
+generated from :data:`~imgframe.filters.IMAGE_FILTERS`), or an earlier export (``--from``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from ..defaults import DEFAULT_CONCURRENCY, DEFAULT_PAGE_SIZE, MAX_CONCURRENCY
+from ..filters import IMAGE_FILTERS, Filter
+from ..schema import MAX_PAGE_SIZE
+from .app import Settings, flag_of, given_on_command_line
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["Source", "fetch_options", "load_images", "parse_tags", "read_source", "split_list"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def split_list(values: Sequence[str]) -> list[str]:
+    """Repeatable options that also take comma-separated values: -x a,b -x c -> [a, b, c]."""
+    return [item.strip() for value in values for item in value.split(",") if item.strip()]
+
+
+def parse_tags(values: Sequence[str]) -> list[dict[str, str]] | None:
+    tags = []
+    for value in values:
+        key, sep, item = value.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{value!r} is not KEY=VALUE", param_hint="'--tag'")
+        tags.append({"key": key, "value": item})
+    return tags or None
+
+
+def _filter_option(spec: Filter) -> Callable[[F], F]:
+    """The click option of one API filter (its flag is the official CLI's)."""
+    if spec.kind == "choice":
+        return click.option(spec.option, spec.name, type=click.Choice(spec.choices), help=spec.help)
+    if spec.kind == "text":
+        return click.option(spec.option, spec.name, metavar=spec.metavar, help=spec.help)
+    return click.option(spec.option, spec.name, multiple=True, metavar=spec.metavar, help=spec.help)
+
+
+def _filter_value(spec: Filter, given: Any) -> Any:
+    """A filter option's value as the library takes it."""
+    if spec.kind == "tags":
+        return parse_tags(given)
+    if spec.kind == "list":
+        return split_list(given) or None
+    return given
+
+
+# The fetch options, in the order they are declared; all but --from apply to API fetches only.
+_FILTER_NAMES = tuple(spec.name for spec in IMAGE_FILTERS)
+_FETCH_PARAMS = (
+    "source",
+    "from_raw_formulas",
+    "zone_ids",
+    "all_zones",
+    *_FILTER_NAMES,
+    "page_size",
+    "max_concurrency",
+    "verify",
+)
+
+
+def fetch_options(command: F) -> F:
+    """The DescribeImages filters (the official CLI's flag names), ``--from`` and its flag."""
+    options = [
+        click.option(
+            "--from",
+            "source",
+            type=click.Path(exists=True, path_type=Path),
+            help="Read images from an earlier export (Parquet file or dataset, CSV, CSV.gz, "
+            "JSONL) instead of the API; the API filters cannot be combined with it.",
+        ),
+        click.option(
+            "--from-raw-formulas",
+            is_flag=True,
+            help="The --from CSV was written with --no-neutralize-formulas: read cells "
+            "starting with ' as they are (a CSV carries no marker saying how it was written).",
+        ),
+        click.option(
+            "--zone-id",
+            "zone_ids",
+            multiple=True,
+            metavar="ZONE",
+            help="Zone to list (repeatable, or comma-separated). Default: every zone.",
+        ),
+        click.option("--all-zones", is_flag=True, help="List every zone (the default)."),
+        *(_filter_option(spec) for spec in IMAGE_FILTERS),
+        click.option(
+            "--page-size",
+            type=click.IntRange(1, MAX_PAGE_SIZE),
+            default=DEFAULT_PAGE_SIZE,
+            show_default=True,
+            help="Images per DescribeImages page.",
+        ),
+        click.option(
+            "--max-concurrency",
+            type=click.IntRange(1, MAX_CONCURRENCY),
+            default=DEFAULT_CONCURRENCY,
+            show_default=True,
+            help="Pages in flight at once, across all zones.",
+        ),
+        click.option(
+            "--verify",
+            is_flag=True,
+            help="Page each zone until two passes agree: exact even when images are added "
+            "and removed while paging, at twice the requests.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@dataclass(frozen=True)
+class Source:
+    """The fetch options of one command, checked for usage errors before any request."""
+
+    path: Path | None
+    raw_formulas: bool
+    zone_ids: list[str]
+    filters: dict[str, Any]
+    page_size: int
+    max_concurrency: int
+    verify: bool = False
+
+    @property
+    def requested_zones(self) -> list[str] | None:
+        """The zones asked for, or None for every zone (the ``{zone}`` placeholder's input)."""
+        return self.zone_ids or None
+
+
+def read_source(kwargs: dict[str, Any]) -> Source:
+    """Pop the fetch options from a command's keyword arguments and check them: click's usage
+    errors and :class:`InvalidArgument` (exit code 2), all before any request is sent."""
+    from ..filters import ImageFilters, check_zone_id
+
+    ctx = click.get_current_context()
+    params = {name: kwargs.pop(name) for name in _FETCH_PARAMS}
+    zone_ids = split_list(params["zone_ids"])
+    if params["all_zones"] and zone_ids:
+        raise click.UsageError("--zone-id and --all-zones cannot be used together")
+    if params["source"] is not None:
+        api_only = [flag_of(ctx, n) for n in _FETCH_PARAMS[2:] if given_on_command_line(ctx, n)]
+        if api_only:
+            raise click.UsageError(
+                "--from reads an export; these options only apply to API fetches: "
+                + ", ".join(api_only)
+            )
+    elif params["from_raw_formulas"]:
+        raise click.UsageError("--from-raw-formulas only applies with --from")
+    filters = {spec.name: _filter_value(spec, params[spec.name]) for spec in IMAGE_FILTERS}
+    ImageFilters.build(**filters)
+    for zone in zone_ids:
+        check_zone_id(zone)
+    return Source(
+        path=params["source"],
+        raw_formulas=params["from_raw_formulas"],
+        zone_ids=zone_ids,
+        filters=filters,
+        page_size=params["page_size"],
+        max_concurrency=params["max_concurrency"],
+        verify=params["verify"],
+    )
+
+
+def load_images(settings: Settings, source: Source) -> pd.DataFrame:
+    """The frame a data command works on: read from ``--from``, or fetched from the API."""
+    if source.path is not None:
+        from ..export import read_export
+
+        return read_export(source.path, neutralized_formulas=not source.raw_formulas)
+    client = settings.client(source.max_concurrency)
+    return client.fetch_images(
+        source.zone_ids or "all",
+        page_size=source.page_size,
+        verify=source.verify,
+        progress=False if settings.quiet else None,
+        **source.filters,
+    )
