@@ -16,12 +16,18 @@ error, exit code 2)::
     ├── ApiError               the API answered with an error code (code, message,
     │   │                      request_id, http_status, action)
     │   ├── AuthError          signature, key or timestamp rejected (mentions the clock)
+    │   ├── PermissionDeniedError  the key may not call this action (HTTP 403)
     │   ├── RateLimitError     REQUEST_LIMIT_EXCEEDED after every retry
     │   └── NotFoundError      INVALID_ZONE_NOT_FOUND and other 404s
     ├── DataError              data that cannot be read or is inconsistent
-    │   └── NotListedError     the API does not list what was asked for (a zone
-    │                          DescribeZones does not return); known only once it answered
+    │   ├── NotListedError     the API does not list what was asked for (a zone
+    │   │                      DescribeZones does not return); known only once it answered
+    │   ├── ResponseDataError  the API answered, but what it said cannot be right (a zone
+    │   │                      listed twice, an image without an id, an unprintable id)
+    │   └── IncompleteError    the result is known to be incomplete (pages that never add up
+    │                          to totalCount); ``result`` holds what was fetched
     └── ExportError            a file could not be written (the previous file is intact)
+        └── StoreBusyError     another writer holds the snapshot store
 
 No message ever holds a secret: credentials are never formatted into errors, and response
 bodies are cut to a bounded length before they are quoted.
@@ -42,11 +48,15 @@ __all__ = [
     "ExportError",
     "ImgframeError",
     "ImgframeWarning",
+    "IncompleteError",
     "InvalidArgument",
     "NetworkError",
     "NotFoundError",
     "NotListedError",
+    "PermissionDeniedError",
     "RateLimitError",
+    "ResponseDataError",
+    "StoreBusyError",
     "TransportError",
 ]
 
@@ -77,8 +87,33 @@ class NotListedError(DataError):
     known only once the API has answered, so it is not a usage error."""
 
 
+class ResponseDataError(DataError):
+    """The API answered, but what it said cannot be right: a zone listed twice, an image
+    without an id, an id with control characters. Not retried: asking again gives the same."""
+
+
+class IncompleteError(DataError):
+    """The result is known to be incomplete: the pages never added up to ``totalCount``
+    (a server that ignores ``pageNum``, caps its pages, or announces far more than it holds).
+
+    ``result`` is what was fetched (a frame), so a caller that accepts partial data can still
+    use it; ``missing`` maps each listing (zone) to how many items it announced but never sent.
+    """
+
+    def __init__(
+        self, message: str, *, result: object = None, missing: dict[str, int] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.result = result
+        self.missing = dict(missing or {})
+
+
 class ExportError(ImgframeError):
     """A file could not be written. The previous file at the target is left intact."""
+
+
+class StoreBusyError(ExportError):
+    """Another process is writing the snapshot store (its lock is held)."""
 
 
 class TransportError(ImgframeError):
@@ -172,6 +207,10 @@ class AuthError(ApiError):
 
 class RateLimitError(ApiError):
     """The API kept answering REQUEST_LIMIT_EXCEEDED until the retries ran out."""
+
+
+class PermissionDeniedError(ApiError):
+    """The key is valid but may not call this action (HTTP 403 with an API error code)."""
 
 
 class NotFoundError(ApiError):
