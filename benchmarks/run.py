@@ -42,14 +42,13 @@ import platform
 import re
 import resource
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -58,6 +57,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.json as pj
+from harness import Target, interleaved, log, md_table, seconds
 
 import imgframe
 from imgframe import sandbox
@@ -112,66 +112,6 @@ QUICK = Plan(
     fetch_rounds=3,
 )
 CASES = ("normalize", "memory", "export", "fetch")
-
-
-def log(message: str) -> None:
-    """Progress on stderr, so stdout holds only the tables."""
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
-# --------------------------------------------------------------------------------------------
-# Timing
-
-
-@dataclass
-class Timings:
-    """Seconds per run of each contender."""
-
-    runs: dict[str, list[float]] = field(default_factory=dict)
-
-    def median(self, name: str) -> float:
-        return statistics.median(self.runs[name])
-
-    def summary(self, name: str) -> dict[str, Any]:
-        values = self.runs[name]
-        return {
-            "median_s": round(statistics.median(values), 4),
-            "runs_s": [round(v, 4) for v in values],
-            "min_s": round(min(values), 4),
-            "max_s": round(max(values), 4),
-            "runs": len(values),
-        }
-
-
-def interleaved(
-    contenders: dict[str, Callable[[], object]],
-    rounds: int,
-    *,
-    limits: dict[str, int] | None = None,
-    check: Callable[[str, object], None] | None = None,
-) -> Timings:
-    """Run every contender once per round, rotating the order each round.
-
-    ``limits`` caps the runs of slow contenders (they take part in the first rounds only).
-    ``check(name, result)`` sees every result, outside the timed region.
-    """
-    limits = limits or {}
-    timings = Timings({name: [] for name in contenders})
-    names = list(contenders)
-    for r in range(rounds):
-        order = names[r % len(names) :] + names[: r % len(names)]
-        for name in order:
-            if len(timings.runs[name]) >= limits.get(name, rounds):
-                continue
-            gc.collect()
-            started = time.perf_counter()
-            result = contenders[name]()
-            elapsed = time.perf_counter() - started
-            timings.runs[name].append(elapsed)
-            if check is not None:
-                check(name, result)
-            del result
-    return timings
 
 
 # --------------------------------------------------------------------------------------------
@@ -659,24 +599,6 @@ def bench_export(df: pd.DataFrame, plan: Plan) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------------------------
 # Report
-
-
-@dataclass
-class Target:
-    case: str
-    goal: str
-    measured: str
-    passed: bool | None  # None: not measured
-
-
-def md_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def seconds(summary: dict[str, Any]) -> str:
-    return f"{summary['median_s']:.3f} s ({summary['runs']})"
 
 
 def render(results: dict[str, Any], targets: list[Target]) -> str:
