@@ -20,14 +20,22 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from .errors import ConfigError, CredentialsError
 
-__all__ = ["DEFAULT_ENDPOINT", "Credentials", "resolve_credentials", "resolve_endpoint"]
+__all__ = [
+    "DEFAULT_ENDPOINT",
+    "Credentials",
+    "is_loopback",
+    "resolve_credentials",
+    "resolve_endpoint",
+    "without_userinfo",
+]
 
 DEFAULT_ENDPOINT = "https://console.zenlayer.com"
 
@@ -49,8 +57,13 @@ class Credentials:
         # arrives from copy-pasted env files and would break every signature.
         for name in ("access_key_id", "access_key_secret", "token"):
             value = getattr(self, name)
-            if isinstance(value, str):
-                object.__setattr__(self, name, value.strip() or None)
+            if value is None:
+                continue
+            if not isinstance(value, str):
+                raise CredentialsError(
+                    f"{_LABELS[name]} from {self.source} must be text, not {type(value).__name__}"
+                )
+            object.__setattr__(self, name, _checked(value.strip(), name, self.source) or None)
         has_pair = bool(self.access_key_id and self.access_key_secret)
         if not has_pair and not self.token:
             raise CredentialsError(
@@ -71,6 +84,27 @@ class Credentials:
     def secrets(self) -> tuple[str, ...]:
         """The values that must never be logged (for redaction and for tests)."""
         return tuple(s for s in (self.access_key_secret, self.token) if s)
+
+
+_LABELS = {
+    "access_key_id": "the access key id",
+    "access_key_secret": "the access key secret",
+    "token": "the token",
+}
+
+
+def _checked(value: str, name: str, source: str) -> str:
+    """``value`` if it can be sent (or signed with) as it is; else a :class:`CredentialsError`
+    that says where the bad character is without quoting the value (it may be a secret)."""
+    for position, char in enumerate(value, start=1):
+        bad = ord(char) < 32 or ord(char) == 127 or ord(char) > 255 or char.isspace()
+        if bad:
+            kind = "a non-Latin-1" if ord(char) > 255 else "a control or space"
+            raise CredentialsError(
+                f"{_LABELS[name]} from {source} holds {kind} character at position "
+                f"{position} (a pasted line break?); it cannot be sent in an HTTP header"
+            )
+    return value
 
 
 def resolve_credentials(
@@ -162,6 +196,12 @@ def _from_profile_file(path: Path, name: str, origin: str) -> Credentials | None
         return None
     key_id, secret, token = (entry.get(k) for k in ("access_key_id", "access_key_secret", "token"))
     source = f"{path} profile {name!r}"
+    for field_name, value in (("access_key_id", key_id), ("access_key_secret", secret),
+                              ("token", token)):  # fmt: skip
+        if value is not None and not isinstance(value, str):
+            raise CredentialsError(
+                f"{_LABELS[field_name]} from {source} must be text, not {type(value).__name__}"
+            )
     if key_id or secret:
         _require_pair(key_id, secret, f"{source} access_key_id", f"{source} access_key_secret")
         return Credentials(key_id, secret, source=source)
@@ -175,11 +215,13 @@ def _read_json(path: Path) -> object | None:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
     try:
         document: object = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         # Never quote the file: it holds secrets.
         raise ConfigError(f"{path} is not valid JSON") from None
     return document
@@ -189,6 +231,9 @@ def resolve_endpoint(
     endpoint: str | None = None, *, environ: Mapping[str, str] | None = None
 ) -> str:
     """The API base URL (scheme and host, no path), validated.
+
+    Errors never quote a userinfo part or a query (either may hold a secret), and quote the
+    rest cleaned of control characters.
 
     >>> resolve_endpoint("http://127.0.0.1:8765")
     'http://127.0.0.1:8765'
@@ -200,14 +245,25 @@ def resolve_endpoint(
         endpoint, origin = env["ZENLAYER_ENDPOINT"], "ZENLAYER_ENDPOINT"
     else:
         endpoint, origin = DEFAULT_ENDPOINT, "default"
-    parts = urlsplit(endpoint.strip())
+    text = endpoint.strip()
+    parts = urlsplit(text)
     if "@" in parts.netloc:
         raise ConfigError(f"{origin} must not hold credentials in the URL")
+    # urlsplit drops tabs and line breaks, so what is quoted is taken from the text itself.
+    shown = repr(_shown(urlsplit("".join(c if 32 < ord(c) < 127 else "\ufffd" for c in text))))
+    if any(ord(c) < 33 or ord(c) == 127 for c in text):
+        raise ConfigError(f"{origin} {shown} holds spaces or control characters")
+    if parts.query or parts.fragment:
+        raise ConfigError(
+            f"{origin} {shown} must be a base URL without a query (the API path is added)"
+        )
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
-            f"{origin} {endpoint!r} is not an http(s) URL like https://console.zenlayer.com"
+            f"{origin} {shown} is not an http(s) URL like https://console.zenlayer.com"
         )
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if not _is_host(parts.hostname):
+        raise ConfigError(f"{origin} {shown} does not name a valid host")
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
         raise ConfigError(
             f"{origin} {parts.scheme}://{parts.netloc} uses plain http; only loopback hosts "
             "(the sandbox) may; use https"
@@ -215,15 +271,47 @@ def resolve_endpoint(
     try:
         parts.port  # noqa: B018  (validates the port)
     except ValueError:
-        raise ConfigError(f"{origin} {endpoint!r} has an invalid port") from None
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ConfigError(f"{origin} {shown} has an invalid port") from None
+    if parts.path not in ("", "/"):
         raise ConfigError(
-            f"{origin} {endpoint!r} must be a base URL without a path (the API path is added)"
+            f"{origin} {shown} must be a base URL without a path (the API path is added)"
         )
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _is_loopback(host: str) -> bool:
+def _shown(parts: SplitResult) -> str:
+    """A URL as it may be quoted: no userinfo, no query, printable, at most 100 characters."""
+    host = parts.netloc.rpartition("@")[2]
+    text = f"{parts.scheme}://{host}{parts.path}" if parts.scheme else host + parts.path
+    text = "".join(c if 32 < ord(c) < 127 else "?" for c in text)
+    return text if len(text) <= 100 else text[:99] + "…"
+
+
+_HOST_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOSTNAME = re.compile(rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})*\.?")
+
+
+def _is_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return len(host) <= 253 and _HOSTNAME.fullmatch(host) is not None
+    return True
+
+
+def without_userinfo(url: str) -> str:
+    """``url`` without ``user:password@`` (to name a proxy in a message).
+
+    >>> without_userinfo("http://me:secret@proxy.example:3128")
+    'http://proxy.example:3128'
+    """
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{host}" if parts.scheme else host
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1)."""
     if host == "localhost":
         return True
     try:

@@ -20,6 +20,7 @@ import pandas as pd
 __all__ = [
     "FORMULA_PATTERN",
     "cell_text",
+    "clean_text",
     "display_text",
     "display_width",
     "is_missing",
@@ -65,7 +66,16 @@ def display_text(value: Any) -> str:
     >>> display_text("\\x1b[31mred\\x1b[0m line\\nbreak \\u202eevil")
     'red line break evil'
     """
-    text = cell_text(value)
+    return clean_text(cell_text(value))
+
+
+def clean_text(text: str) -> str:
+    """:func:`display_text` of a string: escape sequences removed whole, line breaks and tabs
+    made one space, other control and invisible format characters dropped.
+
+    >>> clean_text("bad\x1b]0;title\x07 sig\r\nnext")
+    'bad sig next'
+    """
     text = _ESCAPES.sub("", text)
     text = _WHITESPACE_CONTROLS.sub(" ", text)
     return "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cf"))

@@ -8,8 +8,19 @@ signature), with the clock injectable so tests can pin exact headers.
 Retries are written here rather than delegated to urllib3's ``Retry``: the decision depends on
 the JSON error ``code`` in the body (``REQUEST_LIMIT_EXCEEDED`` and friends) and on whether the
 200 body parses, which urllib3 never sees. Backoff is exponential with full jitter, honours
-``Retry-After``, and is bounded both in attempts and in total time. DescribeImages and
-DescribeZones are read-only, so retrying them is always safe.
+``Retry-After``, and is bounded both in attempts and in total time. Every action imgframe
+sends is read-only (Describe*), so retrying them is always safe.
+
+What a hostile or broken server cannot do to a request:
+
+- hold it past :attr:`Timeouts.total`: every byte read or written, status line and headers
+  included, keeps to that deadline (:mod:`imgframe.connections`);
+- make it read without end: an answer larger than :attr:`Transport.max_answer_bytes` is
+  refused;
+- send it elsewhere: redirects are never followed (the signed request would go to another
+  host), and a loopback endpoint (the sandbox) is never sent through ``HTTP_PROXY``;
+- put control characters or a secret on the user's terminal: API messages and body previews
+  are cleaned (:func:`~imgframe.text.clean_text`) and redacted before they reach an error.
 """
 
 from __future__ import annotations
@@ -17,19 +28,22 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 import requests
 import requests.auth
-from requests.adapters import HTTPAdapter
+import requests.utils
 
 from ._version import __version__
-from .credentials import Credentials
+from .connections import DeadlineAdapter, deadline, deadline_passed
+from .credentials import Credentials, is_loopback, without_userinfo
 from .errors import (
     ApiError,
     AuthError,
@@ -38,13 +52,15 @@ from .errors import (
     ImgframeError,
     NetworkError,
     NotFoundError,
+    PermissionDeniedError,
     RateLimitError,
     TransportError,
 )
 from .schema import API_VERSION, SERVICE
 from .signing import SIGNATURE_METHOD, sign
+from .text import clean_text
 
-__all__ = ["CONTENT_TYPE", "RetryPolicy", "Timeouts", "Transport"]
+__all__ = ["CONTENT_TYPE", "RetryPolicy", "Timeouts", "Transport", "TransportStats"]
 
 log = logging.getLogger("imgframe.transport")
 
@@ -63,6 +79,8 @@ REQUEST_CLIENT = f"imgframe-{__version__}"
 USER_AGENT = f"imgframe/{__version__} python-requests/{requests.__version__}"
 _BODY_PREVIEW = 160
 _CHUNK = 1 << 16
+#: The largest answer read (a page of 1,000 images is about 0.5 MB).
+MAX_ANSWER_BYTES = 64 << 20
 
 T = TypeVar("T")
 
@@ -71,7 +89,9 @@ T = TypeVar("T")
 class Timeouts:
     """Seconds to connect, to wait for each read, and for one whole answer.
 
-    ``total`` catches a server that trickles a body slowly enough to dodge ``read``.
+    ``total`` bounds every byte of one attempt, from sending the request to the last byte of
+    the answer: it catches a server that trickles its headers or body slowly enough to dodge
+    ``read``.
     """
 
     connect: float = 5.0
@@ -99,6 +119,30 @@ class RetryPolicy:
         return rng.uniform(0.0, min(self.max_delay, self.base_delay * 2 ** (retry - 1)))
 
 
+class TransportStats:
+    """What a transport did, for metrics: requests per action, retries, throttled answers
+    (429 / REQUEST_LIMIT_EXCEEDED) and bytes received. Safe to update from many threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.requests: Counter[str] = Counter()
+        self.retries = 0
+        self.throttled = 0
+        self.bytes_received = 0
+
+    def count(self, action: str, received: int, *, throttled: bool) -> None:
+        """Record one attempt."""
+        with self._lock:
+            self.requests[action] += 1
+            self.bytes_received += received
+            self.throttled += throttled
+
+    def retried(self) -> None:
+        """Record one retry."""
+        with self._lock:
+            self.retries += 1
+
+
 @dataclass
 class _Attempt:
     """What one try produced: a value, or an error and whether retrying may help."""
@@ -108,6 +152,8 @@ class _Attempt:
     retry_after: float | None = None
     reason: str = ""
     value: Any = None
+    received: int = 0
+    throttled: bool = False
 
 
 @dataclass
@@ -130,6 +176,7 @@ source='arguments'))
     pool_size: int = 16
     verify: bool | str = field(default=True, repr=False)
     rng: random.Random = field(default_factory=random.Random, repr=False)
+    max_answer_bytes: int = field(default=MAX_ANSWER_BYTES, repr=False)
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.endpoint)
@@ -141,14 +188,23 @@ source='arguments'))
             host = f"[{host}]"
         self._host = host if parts.port in (None, default_port) else f"{host}:{parts.port}"
         self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=1, pool_maxsize=self.pool_size, max_retries=0)
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
+        self._adapter = DeadlineAdapter(
+            pool_connections=1, pool_maxsize=self.pool_size, max_retries=0
+        )
+        self._session.mount("http://", self._adapter)
+        self._session.mount("https://", self._adapter)
         self._session.verify = self.verify
         # Proxies from the environment are honoured, but never ~/.netrc: requests would
         # replace the signed Authorization header with Basic auth for a matching host.
         self._session.trust_env = True
         self._session.auth = _KeepHeaders()
+        # Never a proxy for loopback (the sandbox): its plain-http traffic, signed headers
+        # included, would leave the machine. Elsewhere the environment's proxy, named in
+        # errors (without its credentials) so a proxy failure is not taken for the API's.
+        proxy = None if is_loopback(host.strip("[]")) else _environment_proxy(self._url)
+        self._proxies: dict[str, str | None] = dict.fromkeys(("http", "https", "all"), proxy)
+        self._via = f" (via proxy {without_userinfo(proxy)})" if proxy else ""
+        self.stats = TransportStats()
 
     def __repr__(self) -> str:
         return f"Transport(endpoint={self.endpoint!r}, credentials={self.credentials!r})"
@@ -156,6 +212,10 @@ source='arguments'))
     def close(self) -> None:
         """Close the pooled connections."""
         self._session.close()
+
+    def abort(self) -> None:
+        """End every request in flight now (their threads see a dropped connection)."""
+        self._adapter.abort()
 
     def __enter__(self) -> Transport:
         return self
@@ -225,6 +285,7 @@ source='arguments'))
                 or waited + wait > policy.max_total
             ):
                 raise _with_attempts(error, attempt)
+            self.stats.retried()
             log.debug(
                 "retrying %s (attempt %d of %d) in %.2fs: %s",
                 where,
@@ -237,48 +298,103 @@ source='arguments'))
             waited += wait
 
     def _attempt(self, action: str, body: bytes, parse: Callable[[bytes], Any]) -> _Attempt:
-        started = time.monotonic()
+        received = 0
+        throttled = False
         try:
-            response = self._session.post(
-                self._url,
-                data=body,
-                headers=self.headers(action, body),
-                timeout=(self.timeouts.connect, self.timeouts.read),
-                stream=True,
-                allow_redirects=False,
-            )
+            outcome = self._exchange(action, body, parse)
+            received = outcome.received
+            throttled = outcome.throttled
+            return outcome
+        finally:
+            self.stats.count(action, received, throttled=throttled)
+
+    def _exchange(self, action: str, body: bytes, parse: Callable[[bytes], Any]) -> _Attempt:
+        headers = self.headers(action, body)
+        # What must never be quoted back: the secrets, and what this request carried of them
+        # (a server may echo the Authorization header; a signature can be replayed).
+        secrets = (*self.credentials.secrets(), *_sent_secrets(headers["Authorization"]))
+        with deadline(self.timeouts.total):
             try:
-                content = self._read_body(response, started)
-            finally:
-                response.close()
-        except requests.exceptions.SSLError as exc:
-            # Never retried and never silently downgraded: a TLS failure is a configuration
-            # problem (or an attack), not a blip.
-            return _Attempt(
-                NetworkError(
-                    f"{action}: TLS failed (certificate or handshake): {_short(exc)}", action=action
+                response = self._session.post(
+                    self._url,
+                    data=body,
+                    headers=headers,
+                    timeout=(self.timeouts.connect, self.timeouts.read),
+                    stream=True,
+                    allow_redirects=False,
+                    proxies=cast(dict[str, str], self._proxies),  # None: no proxy
                 )
-            )
-        except (requests.RequestException, TimeoutError) as exc:
-            reason = _network_reason(exc)
-            return _Attempt(
-                NetworkError(f"{action}: {reason}", action=action), retryable=True, reason=reason
-            )
+                try:
+                    content = self._read_body(response, action)
+                finally:
+                    response.close()
+            except requests.exceptions.SSLError as exc:
+                # Never retried and never silently downgraded: a TLS failure is a
+                # configuration problem (or an attack), not a blip.
+                reason = f"TLS failed (certificate or handshake): {_short(exc)}"
+                return _Attempt(NetworkError(f"{action}: {reason}{self._via}", action=action))
+            except BadResponseError as exc:
+                return _Attempt(exc)
+            except (requests.RequestException, TimeoutError) as exc:
+                reason = (
+                    f"the answer took longer than the total timeout of {self.timeouts.total:g}s"
+                    if deadline_passed()
+                    else _network_reason(exc)
+                )
+                error = NetworkError(f"{action}: {reason}{self._via}", action=action)
+                return _Attempt(error, retryable=True, reason=reason)
         status = response.status_code
         if status == 200:
             try:
-                return _Attempt(value=parse(content))
+                return _Attempt(value=parse(content), received=len(content))
             except BadResponseError as exc:
-                return _Attempt(exc, retryable=True, reason=str(exc))
-        return _classify(action, status, response.headers, content, self.credentials.secrets())
+                document = _json_object(content)
+                if (
+                    document
+                    and isinstance(document.get("code"), str)
+                    and "response" not in document
+                ):
+                    # An error envelope sent with HTTP 200: the API's answer, not a bad body.
+                    outcome = _api_error(action, status, document, self.credentials.secrets())
+                else:
+                    outcome = _Attempt(exc, retryable=True, reason=str(exc))
+                outcome.received = len(content)
+                return outcome
+        outcome = _classify(action, status, response.headers, content, secrets)
+        outcome.received = len(content)
+        return outcome
 
-    def _read_body(self, response: requests.Response, started: float) -> bytes:
+    def _read_body(self, response: requests.Response, action: str) -> bytes:
+        """The answer's bytes, refusing one larger than :attr:`max_answer_bytes`."""
         chunks = []
+        size = 0
         for chunk in response.iter_content(_CHUNK):
+            size += len(chunk)
+            if size > self.max_answer_bytes:
+                raise BadResponseError(
+                    f"{action}: the answer is larger than {self.max_answer_bytes:,} bytes; "
+                    "refused (no page is that large)",
+                    action=action,
+                    http_status=response.status_code,
+                )
             chunks.append(chunk)
-            if time.monotonic() - started > self.timeouts.total:
-                raise TimeoutError(f"the answer took longer than {self.timeouts.total:g}s in total")
         return b"".join(chunks)
+
+
+def _sent_secrets(authorization: str) -> tuple[str, ...]:
+    """The Authorization value sent, and its signature or token on their own."""
+    signature = authorization.rpartition("Signature=")[2]
+    token = authorization.removeprefix("Bearer ")
+    return tuple(dict.fromkeys(v for v in (authorization, signature, token) if len(v) >= 8))
+
+
+def _environment_proxy(url: str) -> str | None:
+    """The proxy the environment asks for ``url`` (``HTTPS_PROXY``/``HTTP_PROXY``, minus
+    ``NO_PROXY``), or None."""
+    proxies = requests.utils.get_environ_proxies(url)
+    scheme = urlsplit(url).scheme
+    proxy = proxies.get(scheme) or proxies.get("all")
+    return proxy or None
 
 
 class _KeepHeaders(requests.auth.AuthBase):
@@ -297,6 +413,16 @@ def _classify(
 ) -> _Attempt:
     """Turn a non-200 answer into the right error, and say whether to retry."""
     retry_after = _retry_after(headers.get("Retry-After"))
+    if 300 <= status < 400:
+        return _Attempt(
+            BadResponseError(
+                f"{action}: HTTP {status} redirect{_destination(headers.get('Location'))} was "
+                "not followed (a signed request must not go anywhere but the endpoint); "
+                "check the endpoint",
+                action=action,
+                http_status=status,
+            )
+        )
     if status == 403 and headers.get("cf-mitigated", "").lower() == "challenge":
         return _Attempt(
             BlockedError(
@@ -332,18 +458,31 @@ def _classify(
             reason=reason,
         )
     assert document is not None
-    message = _redact(str(document.get("message") or "(no message)"), secrets)[:400]
+    return _api_error(action, status, document, secrets, retry_after)
+
+
+def _api_error(
+    action: str,
+    status: int,
+    document: Mapping[str, Any],
+    secrets: tuple[str, ...],
+    retry_after: float | None = None,
+) -> _Attempt:
+    """An API error envelope as the right :class:`ApiError`, every quoted value cleaned."""
+    code = _quoted(str(document.get("code")), secrets, 80)
     request_id = document.get("requestId")
     kwargs: dict[str, Any] = {
         "code": code,
-        "message": message,
-        "request_id": request_id if isinstance(request_id, str) else None,
+        "message": _quoted(str(document.get("message") or "(no message)"), secrets, 400),
+        "request_id": _quoted(request_id, secrets, 100) if isinstance(request_id, str) else None,
         "http_status": status,
         "action": action,
     }
     error: ApiError
     if code == "REQUEST_LIMIT_EXCEEDED" or status == 429:
         error = RateLimitError(**kwargs)
+    elif status == 403 or code.endswith("UNAUTHORIZED_OPERATION"):
+        error = PermissionDeniedError(**kwargs)
     elif code.startswith("AUTHFAILURE") or status == 401:
         error = AuthError(**kwargs)
     elif status == 404 or code.endswith("NOT_FOUND"):
@@ -352,8 +491,31 @@ def _classify(
         error = ApiError(**kwargs)
     retryable = code in RETRY_CODES or status in RETRY_STATUSES
     return _Attempt(
-        error, retryable=retryable, retry_after=retry_after, reason=f"HTTP {status} {code}"
+        error,
+        retryable=retryable,
+        retry_after=retry_after,
+        reason=f"HTTP {status} {code}",
+        throttled=isinstance(error, RateLimitError),
     )
+
+
+def _quoted(text: str, secrets: tuple[str, ...], limit: int) -> str:
+    """Server text fit to quote: secrets redacted, control characters and escape sequences
+    removed, cut to ``limit`` characters."""
+    clean = clean_text(_redact(text, secrets))
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
+
+
+def _destination(location: str | None) -> str:
+    """`` to <scheme://host>`` of a redirect's Location, cleaned (nothing else of it)."""
+    if not location:
+        return ""
+    parts = urlsplit(location.strip())
+    host = parts.hostname or ""
+    if not host:
+        return " to another path"
+    where = f"{parts.scheme}://{host}" if parts.scheme else host
+    return f" to {clean_text(where)[:100]}"
 
 
 def _with_attempts(error: ImgframeError, attempts: int) -> ImgframeError:
@@ -414,12 +576,12 @@ def _network_reason(exc: BaseException) -> str:
 
 
 def _short(exc: BaseException) -> str:
-    return " ".join(str(exc).split())[:200]
+    return " ".join(clean_text(str(exc)).split())[:200]
 
 
 def _preview(content: bytes, secrets: tuple[str, ...]) -> str:
-    text = " ".join(content[: _BODY_PREVIEW * 2].decode("utf-8", "replace").split())
-    text = _redact(text, secrets)
+    text = clean_text(_redact(content[: _BODY_PREVIEW * 2].decode("utf-8", "replace"), secrets))
+    text = " ".join(text.split())
     return repr(text[:_BODY_PREVIEW] + ("..." if len(text) > _BODY_PREVIEW else ""))
 
 
