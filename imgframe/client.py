@@ -11,24 +11,28 @@ from __future__ import annotations
 import logging
 import os
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 import pandas as pd
 
 from .credentials import resolve_credentials, resolve_endpoint
 from .defaults import DEFAULT_CONCURRENCY, DEFAULT_PAGE_SIZE
-from .errors import InvalidArgument, NotListedError
+from .errors import ConsistencyWarning, IncompleteError, InvalidArgument, NotListedError
 from .filters import (
     IMAGE_FILTERS,
     ImageFilterArgs,
     ImageFilters,
     check_concurrency,
+    check_page_size,
+    check_repages,
     check_zone_id,
     filter_signature,
 )
 from .frame import frame_from_tables, zones_frame
-from .paging import Listing, Pager, PagingResult
+from .paging import Listing, ListingReport, Pager, PagingResult
 from .parse import RawPage, parse_zones, save_pages
 from .transport import RetryPolicy, Timeouts, Transport
 
@@ -135,49 +139,77 @@ class Client:
         raw_dir: str | os.PathLike[str] | None = None,
         max_repages: int = 2,
         verify: bool = False,
+        allow_incomplete: bool = False,
         **filters: Unpack[ImageFilterArgs],
     ) -> pd.DataFrame:
         """Every image matching the filters, as a typed DataFrame (see :mod:`imgframe.frame`).
 
         ``zone_id`` is one zone, a list of zones, or ``"all"`` (every zone DescribeZones
-        lists); with a list or ``"all"`` the zone columns (``regionId``, ``zoneName``,
-        ``cityName``, ``countryCode``) are joined on. The filters are those of
-        :class:`~imgframe.filters.ImageFilterArgs`, checked before any request. ``raw_dir``
-        also saves every response body as received, for
+        lists). The frame has the same columns whatever was asked: the zone columns
+        (``regionId``, ``zoneName``, ``cityName``, ``countryCode``) are always joined on.
+        The filters are those of :class:`~imgframe.filters.ImageFilterArgs`, checked before
+        any request. ``raw_dir`` also saves every response body as received, for
         :func:`~imgframe.frame.normalize_pages` to replay. ``verify=True`` pages each
         multi-page zone until two passes agree (see :mod:`imgframe.paging`); ``max_repages``
         bounds the extra passes.
 
-        The frame's ``attrs["imgframe"]`` records the filters, zones, totals and request ids.
+        A zone whose pages never add up to the ``totalCount`` they announce makes the result
+        incomplete: :class:`~imgframe.errors.IncompleteError` is raised (its ``result`` holds
+        the frame), unless ``allow_incomplete=True``, which returns the frame with a
+        :class:`~imgframe.errors.ConsistencyWarning`.
+
+        The frame's ``attrs["imgframe"]`` records the filters, zones, totals, per-zone rows,
+        whether the result is complete, request ids, and the requests and retries it took.
         """
         checked = ImageFilters.build(**filters)
-        zones, joined = self._zones_for(zone_id)
-        result = self._page_images(
-            zones,
-            zone_id,
-            checked,
-            page_size=page_size,
-            progress=progress,
-            keep_raw=raw_dir is not None,
-            max_repages=max_repages,
-            verify=verify,
-        )
+        check_page_size(page_size)
+        check_repages(max_repages)
+        before = self.transport.stats.snapshot()
+        with ThreadPoolExecutor(1, thread_name_prefix="imgframe-zones") as side:
+            # One zone: its DescribeZones record goes alongside the pages, not before them.
+            zones, single = self._zones_for(zone_id, side)
+            result = self._page_images(
+                zones,
+                zone_id,
+                checked,
+                page_size=page_size,
+                progress=progress,
+                keep_raw=raw_dir is not None,
+                max_repages=max_repages,
+                verify=verify,
+            )
+            zones_frame_ = single.result() if single is not None else zones
         if raw_dir is not None:
             save_pages(result.raw_pages, raw_dir)
+        reports = result.reports
+        complete = result.complete
+        notes = [r.reason for r in reports.values() if not r.settled]
+        for note in notes:
+            warnings.warn(note, ConsistencyWarning, stacklevel=2)
         frame = frame_from_tables(
             result.tables,
             result.keys,
             fetched_at=result.fetched_at,
-            zones=zones if joined else None,
+            zones=zones_frame_,
             release=True,
+            notes=notes,
         )
         frame.attrs["imgframe"] = {
             "filters": checked.to_api(),
             "zones": result.keys,
             "totalCounts": result.totals,
+            "rows": {zone: report.rows for zone, report in reports.items()},
+            "complete": complete,
+            "incomplete": {
+                zone: {"missing": r.missing, "reason": r.reason}
+                for zone, r in reports.items()
+                if not r.complete
+            },
+            "warnings": notes,
             "fetchedAt": result.fetched_at.isoformat(),
             "requestIds": result.request_ids,
             "seconds": round(result.seconds, 3),
+            **self.transport.stats.since(before),
         }
         log.info(
             "fetched %d images from %d zone(s) in %.2fs",
@@ -185,7 +217,40 @@ class Client:
             len(result.keys),
             result.seconds,
         )
+        if not complete:
+            message = self._incomplete(frame, reports, page_size, allow=allow_incomplete)
+            frame.attrs["imgframe"]["warnings"].append(message)
         return frame
+
+    @staticmethod
+    def _incomplete(
+        frame: pd.DataFrame,
+        reports: dict[str, ListingReport],
+        page_size: int,
+        *,
+        allow: bool,
+    ) -> str:
+        """Raise :class:`IncompleteError` for a result known to be short; with ``allow``,
+        warn instead and return the message."""
+        short = {zone: r for zone, r in reports.items() if not r.complete}
+        details = "; ".join(
+            f"zone {zone}: {r.rows} of the {r.total} images its pages announced ({r.reason})"
+            for zone, r in sorted(short.items())
+        )
+        hint = (
+            f" (the server may cap pages below pageSize={page_size}: try a smaller page size)"
+            if any("held" in r.reason for r in short.values())
+            else ""
+        )
+        message = f"the result is incomplete: {details}{hint}"
+        if allow:
+            warnings.warn(message, ConsistencyWarning, stacklevel=3)
+            return message
+        raise IncompleteError(
+            message + "; pass allow_incomplete=True (--allow-incomplete) to keep what came",
+            result=frame,
+            missing={zone: r.missing for zone, r in short.items()},
+        )
 
     @filter_signature(IMAGE_FILTERS, ImageFilterArgs)
     def fetch_images_raw(
@@ -198,21 +263,24 @@ class Client:
     ) -> list[RawPage]:
         """Every DescribeImages page as received (bytes), for saving and offline replay."""
         checked = ImageFilters.build(**filters)
-        zones, _ = self._zones_for(zone_id)
+        zones, _ = self._zones_for(zone_id, None)
         return self._page_images(
             zones, zone_id, checked, page_size=page_size, progress=progress, keep_raw=True
         ).raw_pages
 
-    def _zones_for(self, zone_id: str | Sequence[str]) -> tuple[pd.DataFrame | None, bool]:
-        """(zones frame or None for a single zone, whether to join zone columns)."""
+    def _zones_for(
+        self, zone_id: str | Sequence[str], side: ThreadPoolExecutor | None
+    ) -> tuple[pd.DataFrame | None, Future[pd.DataFrame] | None]:
+        """(the zones to page, or None for one zone; for one zone, its DescribeZones record
+        being fetched on ``side``, when given)."""
         if isinstance(zone_id, str):
             if zone_id == "all":
                 zones = self.fetch_zones()
                 if zones.empty:
                     raise NotListedError("DescribeZones listed no zones; nothing to fetch")
-                return zones, True
+                return zones, None
             check_zone_id(zone_id)
-            return None, False
+            return None, side.submit(self._zone_record, zone_id) if side is not None else None
         try:
             wanted = list(dict.fromkeys(check_zone_id(z) for z in zone_id))
         except TypeError:
@@ -228,7 +296,14 @@ class Client:
                 f"unknown zone(s) {', '.join(missing)}; DescribeZones lists: "
                 + ", ".join(known["zoneId"])
             )
-        return known.set_index("zoneId").loc[wanted].reset_index(), True
+        return known.set_index("zoneId").loc[wanted].reset_index(), None
+
+    def _zone_record(self, zone_id: str) -> pd.DataFrame:
+        zones = self.fetch_zones([zone_id])
+        zones = zones[zones["zoneId"] == zone_id]
+        if zones.empty:
+            raise NotListedError(f"DescribeZones does not list zone {zone_id}")
+        return zones
 
     def _page_images(
         self,
@@ -285,6 +360,7 @@ def fetch_images(
     raw_dir: str | os.PathLike[str] | None = None,
     max_repages: int = 2,
     verify: bool = False,
+    allow_incomplete: bool = False,
     **kwargs: Unpack[_ImagesCall],
 ) -> pd.DataFrame:
     """Every image matching the filters as a typed DataFrame; see :meth:`Client.fetch_images`.
@@ -307,6 +383,7 @@ def fetch_images(
         "raw_dir": raw_dir,
         "max_repages": max_repages,
         "verify": verify,
+        "allow_incomplete": allow_incomplete,
     }
     if client is not None:
         return client.fetch_images(zone_id, **options, **filters)

@@ -54,6 +54,7 @@ __all__ = [
     "TagsArg",
     "check_concurrency",
     "check_page_size",
+    "check_repages",
     "check_zone_id",
     "filter_signature",
 ]
@@ -292,6 +293,13 @@ def check_page_size(page_size: object) -> int:
     if not 1 <= page_size <= MAX_PAGE_SIZE:
         raise InvalidArgument(f"page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
     return page_size
+
+
+def check_repages(value: object) -> int:
+    """``max_repages`` as a non-negative int, else :class:`InvalidArgument`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidArgument("max_repages must be a non-negative integer")
+    return value
 
 
 def check_zone_id(zone: object) -> str:

@@ -59,21 +59,22 @@ def frame_from_tables(
     fetched_at: datetime | None = None,
     zones: pd.DataFrame | None = None,
     release: bool = False,
+    notes: list[str] | None = None,
 ) -> pd.DataFrame:
     """Join per-page (or per-zone) record tables into the typed frame.
 
     ``zone_ids[i]`` is the zone of every row of ``tables[i]``. ``zones`` (a
-    :func:`~imgframe.fetch_zones` frame) adds the zone columns after ``zoneId``. With
+    :func:`~imgframe.fetch_zones` frame) adds the zone columns after ``zoneId`` (a fetch
+    always passes it, so every fetched frame has the same columns in the same order). With
     ``release=True`` the caller gives the tables up: ``tables`` is emptied and each column's
     pages are let go as soon as the column is copied (see :func:`tables_to_arrow`).
+    ``notes``, when given, also receives the text of every warning the build gives.
     """
     if len(tables) != len(zone_ids):
         raise InvalidArgument("frame_from_tables: one zone id is needed per table")
-    table = tables_to_arrow(tables, zone_ids, fetched_at=fetched_at, release=release)
+    table = tables_to_arrow(tables, zone_ids, fetched_at=fetched_at, release=release, notes=notes)
     frame: pd.DataFrame = table.to_pandas(types_mapper=pandas_dtype)
-    if zones is not None:
-        frame = join_zones(frame, zones)
-    return frame
+    return join_zones(frame, zones) if zones is not None else frame
 
 
 def tables_to_arrow(
@@ -82,6 +83,7 @@ def tables_to_arrow(
     *,
     fetched_at: datetime | None = None,
     release: bool = False,
+    notes: list[str] | None = None,
 ) -> pa.Table:
     """The frame as an Arrow table (the columns of
     :data:`~imgframe.schema.arrow.IMAGE_SCHEMA` plus extras).
@@ -134,11 +136,12 @@ def tables_to_arrow(
     with ThreadPoolExecutor(min(len(IMAGE_FIELDS), os.cpu_count() or 1)) as pool:
         columns.update(zip(IMAGE_FIELDS, pool.map(convert, IMAGE_FIELDS), strict=True))
     if unreadable_sizes:
-        warnings.warn(
-            f"imageSize: {unreadable_sizes} value(s) were not a whole number of GiB and became NA",
-            DataQualityWarning,
-            stacklevel=3,
+        message = (
+            f"imageSize: {unreadable_sizes} value(s) were not a whole number of GiB and became NA"
         )
+        warnings.warn(message, DataQualityWarning, stacklevel=3)
+        if notes is not None:
+            notes.append(message)
     for name in list(pending):  # fields the API added later
         if name not in columns:
             columns[name] = pending.pop(name).combine_chunks()
@@ -200,6 +203,10 @@ def zones_frame(zone_set: list[dict[str, Any]]) -> pd.DataFrame:
     return frame.sort_values("zoneId", kind="stable").reset_index(drop=True)
 
 
+#: No zone records: joining it gives the zone columns, all NA.
+_NO_ZONES = pd.DataFrame({name: pd.array([], dtype="string[pyarrow]") for name in ZONE_FIELDS})
+
+
 def join_zones(frame: pd.DataFrame, zones: pd.DataFrame) -> pd.DataFrame:
     """Insert the zone columns (``regionId``, ``zoneName``, ...) right after ``zoneId``."""
     wanted = [c for c in ZONE_JOIN_COLUMNS if c in zones.columns and c not in frame.columns]
@@ -255,8 +262,12 @@ def frame_from_records(
 
 
 def empty_frame(*, fetched_at: datetime | None = None) -> pd.DataFrame:
-    """A frame with the full schema and zero rows."""
-    return frame_from_tables([], [], fetched_at=fetched_at)
+    """A frame with the full schema of a fetched frame (zone columns included) and zero rows.
+
+    >>> list(empty_frame().columns[:3])
+    ['zoneId', 'regionId', 'zoneName']
+    """
+    return frame_from_tables([], [], fetched_at=fetched_at, zones=_NO_ZONES)
 
 
 # --------------------------------------------------------------------------------------------

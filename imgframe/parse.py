@@ -16,29 +16,36 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.json as pj
 
-from .errors import BadResponseError, DataError
+from .errors import BadResponseError, DataError, ResponseDataError
 from .schema.arrow import RECORD_SCHEMA, TAGS_TYPE
 
 __all__ = [
+    "ZONE_ID",
     "ParsedPage",
     "RawPage",
     "conform",
     "load_pages",
+    "nesting_depth",
     "parse_page",
     "parse_pages",
     "parse_zones",
     "records_from_dicts",
     "save_pages",
 ]
+
+#: What a zone id the API returns must look like: it becomes a file and directory name.
+ZONE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 # The envelope as the fast path reads it: ``tags`` is the SDK models' wrapper object.
 _WIRE_IMAGE = pa.struct(
@@ -62,9 +69,14 @@ _ENVELOPE_SCHEMA = pa.schema(
         ),
     ]
 )
-_PARSE_OPTIONS = pj.ParseOptions(
-    explicit_schema=_ENVELOPE_SCHEMA, unexpected_field_behavior="infer"
-)
+# Fields the API adds later are inferred, but pyarrow infers them recursively and crashes
+# (a native stack overflow) on nesting a few thousand deep. So pages are read refusing
+# unknown fields, which never recurses; only a page that has some, and whose nesting a scan
+# finds shallow, is read again inferring them (see _parse_fast).
+_KNOWN_ONLY = pj.ParseOptions(explicit_schema=_ENVELOPE_SCHEMA, unexpected_field_behavior="error")
+_INFER_NEW = pj.ParseOptions(explicit_schema=_ENVELOPE_SCHEMA, unexpected_field_behavior="infer")
+#: How deep a page with unknown fields may nest to be inferred by pyarrow (a real page: 6).
+MAX_INFERRED_DEPTH = 64
 
 
 @dataclass(frozen=True)
@@ -112,12 +124,26 @@ def _parse_fast(body: bytes) -> ParsedPage:
     # Pages are parsed in many threads at once (max_concurrency of them while fetching). The
     # default pool (mimalloc) keeps each thread's freed pages: measured, 0.5 (concurrency 4)
     # to 2.4 (concurrency 16) frames more peak RSS than with the system allocator.
-    table = pj.read_json(
-        io.BytesIO(body),
-        read_options=pj.ReadOptions(use_threads=False, block_size=len(body) + 64),
-        parse_options=_PARSE_OPTIONS,
-        memory_pool=pa.system_memory_pool(),
-    )
+    read = pj.ReadOptions(use_threads=False, block_size=len(body) + 64)
+    try:
+        table = pj.read_json(
+            io.BytesIO(body),
+            read_options=read,
+            parse_options=_KNOWN_ONLY,
+            memory_pool=pa.system_memory_pool(),
+        )
+    except pa.ArrowInvalid as exc:
+        if "unexpected field" not in str(exc) or nesting_depth(body) > MAX_INFERRED_DEPTH:
+            raise
+        table = pj.read_json(
+            io.BytesIO(body),
+            read_options=read,
+            parse_options=_INFER_NEW,
+            memory_pool=pa.system_memory_pool(),
+        )
+    # pyarrow's JSON reader does not check that strings are UTF-8; a full validation does
+    # (about 2% of the parse), and sends a bad page to the slow path, which refuses it.
+    table.validate(full=True)
     if table.num_rows != 1:
         raise _NotFastPath
     column = table.column("response")
@@ -134,6 +160,33 @@ def _parse_fast(body: bytes) -> ParsedPage:
     return ParsedPage(_records_from_struct(images), int(total), request_id)
 
 
+def nesting_depth(body: bytes) -> int:
+    """How deep the arrays and objects of a JSON text nest (brackets inside strings, and
+    escaped quotes, do not count). Works on the positions of quotes and brackets only, so it
+    takes about a millisecond for a page.
+
+    >>> nesting_depth(b'{"a": [{"b": "]]"}, []]}')
+    3
+    """
+    a = np.frombuffer(body, dtype=np.uint8)
+    quotes = np.flatnonzero(a == 0x22)
+    if len(quotes):
+        # A quote is escaped when an odd run of backslashes precedes it; few quotes have
+        # a backslash just before them, so those few are looked at one by one.
+        escaped = np.zeros(len(quotes), dtype=bool)
+        for k in np.flatnonzero(a[np.maximum(quotes - 1, 0)] == 0x5C):
+            run, at = 0, int(quotes[k]) - 1
+            while at >= 0 and a[at] == 0x5C:
+                run, at = run + 1, at - 1
+            escaped[k] = run % 2 == 1
+        quotes = quotes[~escaped]
+    brackets = np.flatnonzero((a == 0x7B) | (a == 0x5B) | (a == 0x7D) | (a == 0x5D))
+    # Outside a string when an even number of real quotes comes before.
+    outside = brackets[np.searchsorted(quotes, brackets) % 2 == 0]
+    steps = np.where((a[outside] == 0x7B) | (a[outside] == 0x5B), 1, -1)
+    return int(np.cumsum(steps).max(initial=0))
+
+
 def _records_from_struct(images: pa.StructArray) -> pa.Table:
     """Columns of the wire struct, ``tags`` unwrapped to a plain list."""
     names = [images.type.field(i).name for i in range(images.type.num_fields)]
@@ -147,15 +200,7 @@ def _records_from_struct(images: pa.StructArray) -> pa.Table:
 
 
 def _parse_slow(body: bytes) -> ParsedPage:
-    try:
-        document = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise BadResponseError(
-            "DescribeImages answered HTTP 200 with a body that is not valid JSON "
-            f"({exc.__class__.__name__}, {len(body)} bytes: {_preview(body)})",
-            action="DescribeImages",
-            http_status=200,
-        ) from None
+    document = load_json(body, "DescribeImages")
     response = document.get("response") if isinstance(document, dict) else None
     if not isinstance(response, dict):
         raise BadResponseError(
@@ -179,7 +224,24 @@ def _parse_slow(body: bytes) -> ParsedPage:
         )
     request_id = response.get("requestId") or document.get("requestId")
     records = [r if isinstance(r, dict) else {} for r in data_set]
-    return ParsedPage(records_from_dicts(records), total, request_id)
+    return ParsedPage(
+        records_from_dicts(records), total, request_id if isinstance(request_id, str) else None
+    )
+
+
+def load_json(body: bytes, action: str) -> Any:
+    """``json.loads`` of an answer, or :class:`BadResponseError` whatever went wrong (not
+    UTF-8, not JSON, nested too deep for the parser)."""
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        kind = "UTF-8 JSON" if isinstance(exc, UnicodeDecodeError) else "JSON"
+        raise BadResponseError(
+            f"{action} answered HTTP 200 with a body that is not valid {kind} "
+            f"({exc.__class__.__name__}, {len(body)} bytes: {_preview(body)})",
+            action=action,
+            http_status=200,
+        ) from None
 
 
 def records_from_dicts(records: Sequence[Mapping[str, Any]]) -> pa.Table:
@@ -195,19 +257,32 @@ def records_from_dicts(records: Sequence[Mapping[str, Any]]) -> pa.Table:
         values = [r.get(name) for r in records]
         try:
             columns[name] = pa.array(values)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            # Mixed shapes in a field nobody documented: keep it, as JSON text.
-            columns[name] = pa.array(
-                [None if v is None else json.dumps(v, ensure_ascii=False) for v in values],
-                type=pa.string(),
-            )
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, UnicodeEncodeError):
+            # Mixed shapes (or values Arrow cannot hold) in a field nobody documented: keep
+            # it, as JSON text.
+            columns[name] = pa.array([_as_text(v) for v in values], type=pa.string())
     return pa.table(columns)
 
 
 def _as_text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return _encodable(value)
+    try:
+        return _encodable(json.dumps(value, ensure_ascii=False))
+    except (ValueError, RecursionError):  # a circular or absurdly deep value
+        return None
+
+
+def _encodable(text: str) -> str:
+    """``text`` as UTF-8 can hold it: a lone surrogate (JSON allows ``"\\ud800"``) is kept
+    as its escape, visibly, rather than crashing the conversion."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 def _as_size_text(value: Any) -> str | None:
@@ -216,25 +291,29 @@ def _as_size_text(value: Any) -> str | None:
     return _as_text(value)
 
 
+_INT64 = range(-(2**63), 2**63)
+
+
 def _as_int(value: Any) -> int | None:
+    number: int | None = None
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 19:
+        number = int(value.strip())
+    return number if number is not None and number in _INT64 else None
 
 
 def _as_str_list(value: Any) -> list[str] | None:
     if value is None:
         return None
     if isinstance(value, str):
-        return [value]
+        return [_encodable(value)]
     if isinstance(value, list):
-        return [v if isinstance(v, str) else json.dumps(v) for v in value if v is not None]
+        return [text for v in value if (text := _as_text(v)) is not None]
     return None
 
 
@@ -268,16 +347,12 @@ def _preview(body: bytes, limit: int = 120) -> str:
 
 
 def parse_zones(body: bytes) -> list[dict[str, Any]]:
-    """The ``zoneSet`` of a DescribeZones answer (entries without a string ``zoneId`` are
-    dropped)."""
-    try:
-        document = json.loads(body)
-    except ValueError:
-        raise BadResponseError(
-            "DescribeZones answered HTTP 200 with a body that is not valid JSON",
-            action="DescribeZones",
-            http_status=200,
-        ) from None
+    """The ``zoneSet`` of a DescribeZones answer, each zone checked: a zone without a
+    ``zoneId``, listed twice, or whose id is not a plain name (letters, digits, ``.``, ``_``,
+    ``-``: it becomes a file and directory name) is a :class:`ResponseDataError`, since
+    dropping or merging it would silently lose or double its images. Text fields are made
+    encodable."""
+    document = load_json(body, "DescribeZones")
     response = document.get("response") if isinstance(document, dict) else None
     zone_set = response.get("zoneSet") if isinstance(response, dict) else None
     if not isinstance(zone_set, list):
@@ -286,7 +361,26 @@ def parse_zones(body: bytes) -> list[dict[str, Any]]:
             action="DescribeZones",
             http_status=200,
         )
-    return [z for z in zone_set if isinstance(z, dict) and isinstance(z.get("zoneId"), str)]
+    zones: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for number, entry in enumerate(zone_set, start=1):
+        zone_id = entry.get("zoneId") if isinstance(entry, dict) else None
+        if not isinstance(zone_id, str) or not zone_id:
+            raise ResponseDataError(
+                f"DescribeZones: zone {number} of {len(zone_set)} has no zoneId "
+                f"(got {type(zone_id).__name__}); its images cannot be listed"
+            )
+        if not ZONE_ID.fullmatch(zone_id):
+            raise ResponseDataError(
+                f"DescribeZones: zone id {_encodable(zone_id)[:60]!r} is not a plain name "
+                "(letters, digits, '.', '_', '-', starting with a letter or digit)"
+            )
+        if zone_id in seen:
+            raise ResponseDataError(f"DescribeZones listed zone {zone_id!r} twice")
+        seen.add(zone_id)
+        assert isinstance(entry, dict)
+        zones.append({k: _encodable(v) if isinstance(v, str) else v for k, v in entry.items()})
+    return zones
 
 
 # --------------------------------------------------------------------------------------------

@@ -73,7 +73,7 @@ def clean_text(text: str) -> str:
     """:func:`display_text` of a string: escape sequences removed whole, line breaks and tabs
     made one space, other control and invisible format characters dropped.
 
-    >>> clean_text("bad\x1b]0;title\x07 sig\r\nnext")
+    >>> clean_text("bad\\x1b]0;title\\x07 sig\\r\\nnext")
     'bad sig next'
     """
     text = _ESCAPES.sub("", text)

@@ -142,6 +142,29 @@ class TransportStats:
         with self._lock:
             self.retries += 1
 
+    def snapshot(self) -> dict[str, Any]:
+        """The counts so far: ``requests`` (per action), ``retries``, ``throttled``,
+        ``bytesReceived``."""
+        with self._lock:
+            return {
+                "requests": dict(self.requests),
+                "retries": self.retries,
+                "throttled": self.throttled,
+                "bytesReceived": self.bytes_received,
+            }
+
+    def since(self, before: Mapping[str, Any]) -> dict[str, Any]:
+        """What was counted since ``before`` (an earlier :meth:`snapshot`)."""
+        now = self.snapshot()
+        requests = {
+            action: count - before["requests"].get(action, 0)
+            for action, count in now["requests"].items()
+            if count - before["requests"].get(action, 0)
+        }
+        return {"requests": requests} | {
+            key: now[key] - before[key] for key in ("retries", "throttled", "bytesReceived")
+        }
+
 
 @dataclass
 class _Attempt:
@@ -538,7 +561,7 @@ def _with_attempts(error: ImgframeError, attempts: int) -> ImgframeError:
 def _json_object(content: bytes) -> dict[str, Any] | None:
     try:
         document = json.loads(content)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return None
     return document if isinstance(document, dict) else None
 

@@ -404,10 +404,15 @@ def test_export_manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert document["filters"] == {"osType": "linux"}
     assert document["zones"] == list(ZONES)
     assert document["totalCounts"] == expected["zoneId"].astype(str).value_counts().to_dict()
+    assert document["rows"] == document["totalCounts"]
+    assert (document["complete"], document["incomplete"], document["warnings"]) == (True, {}, [])
+    assert document["requests"] == {"DescribeZones": 1, "DescribeImages": len(pages)}
+    assert (document["retries"], document["throttled"]) == (0, 0)
     assert document["imgframeVersion"] == imgframe.__version__
     assert set(document) == {
         "imgframeVersion", "createdAt", "files", "schema", "requestIds", "filters", "zones",
-        "totalCounts", "fetchedAt", "seconds",
+        "totalCounts", "rows", "complete", "incomplete", "warnings", "fetchedAt", "seconds",
+        "requests", "retries", "throttled", "bytesReceived",
     }  # fmt: skip
 
 
@@ -415,9 +420,28 @@ def test_export_manifest_of_a_dataset(api: sandbox.Sandbox, tmp_path: Path) -> N
     target, manifest = tmp_path / "dataset", tmp_path / "manifest.json"
     result = run("export", "--partition-by", "zoneId", "-o", target, "--manifest", manifest)
     assert result.exit_code == 0, result.output
-    size = sum(p.stat().st_size for p in target.rglob("*") if p.is_file())
+    parts = sorted(p for p in target.rglob("*") if p.is_file())
     files = json.loads(manifest.read_text())["files"]
-    assert files == [{"path": "dataset", "format": "parquet", "rows": SMALL_IMAGES, "bytes": size}]
+    assert files == [
+        {
+            "path": "dataset",
+            "format": "parquet",
+            "rows": SMALL_IMAGES,
+            "bytes": sum(p.stat().st_size for p in parts),
+            "parts": [
+                {
+                    "path": p.relative_to(target).as_posix(),
+                    "bytes": p.stat().st_size,
+                    "sha256": hashlib.sha256(p.read_bytes()).hexdigest(),
+                }
+                for p in parts
+            ],
+        }
+    ]
+    assert [p["path"] for p in files[0]["parts"]][:2] == [
+        "_common_metadata",
+        f"zoneId={ZONES[0]}/" + files[0]["parts"][1]["path"].split("/")[1],
+    ]
 
 
 # --------------------------------------------------------------------------------------------

@@ -233,7 +233,9 @@ def test_fetch_survives_a_storm_of_faults(
     fresh_sb: sandbox.Sandbox, debug_logs: pytest.LogCaptureFixture
 ) -> None:
     expected = [r["imageId"] for r in fresh_sb.catalog.images("asia-east-1a")]
-    fresh_sb.inject("429", "502-html", "drop", "503-empty", "malformed", "truncated")
+    fresh_sb.inject(
+        "429", "502-html", "drop", "503-empty", "malformed", "truncated", action="DescribeImages"
+    )
     # Page 1 is alone in flight at first, so it may meet all six faults in a row.
     patient = RetryPolicy(max_attempts=7, base_delay=0.01, max_delay=0.05)
     df = imgframe.fetch_images("asia-east-1a", page_size=20, max_concurrency=4,

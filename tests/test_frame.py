@@ -16,7 +16,7 @@ from imgframe import explode_tags, normalize_pages, tag_columns
 from imgframe.errors import BadResponseError, DataQualityWarning, InvalidArgument
 from imgframe.frame import empty_frame, frame_from_records
 from imgframe.parse import RawPage, load_pages, parse_page, save_pages
-from imgframe.schema import IMAGE_COLUMNS
+from imgframe.schema import IMAGE_COLUMNS, ZONE_JOIN_COLUMNS
 from imgframe.schema.arrow import IMAGE_SCHEMA
 
 WHEN = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
@@ -103,9 +103,12 @@ def test_empty_result_has_full_schema() -> None:
     empty = normalize_pages([page([])], zone_id="z")
     assert list(empty.columns) == list(IMAGE_COLUMNS)
     assert len(empty) == 0
+    schema = empty_frame()  # a fetched frame's: the zone columns too
+    assert list(schema.columns) == [IMAGE_COLUMNS[0], *ZONE_JOIN_COLUMNS, *IMAGE_COLUMNS[1:]]
     assert {c: str(t) for c, t in empty.dtypes.items()} == {
-        c: str(t) for c, t in empty_frame().dtypes.items()
+        c: str(t) for c, t in schema.dtypes.items() if c not in ZONE_JOIN_COLUMNS
     }
+    assert {str(schema[c].dtype) for c in ZONE_JOIN_COLUMNS} == {"string"}
 
 
 def test_arrow_schema_of_known_columns() -> None:

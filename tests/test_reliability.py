@@ -212,9 +212,7 @@ def test_a_429_storm_is_ridden_out(fresh_sb: Any, debug_logs: pytest.LogCaptureF
     assert df["imageId"].tolist() == expected
     throttled = [r for r in fresh_sb.requests if r.status == 429]
     assert len(throttled) >= 2
-    retries = [
-        r for r in debug_logs.records if r.getMessage().startswith("retrying DescribeImages")
-    ]
+    retries = [r for r in debug_logs.records if r.getMessage().startswith("retrying Describe")]
     assert len(retries) == len(throttled)
     assert "HTTP 429 REQUEST_LIMIT_EXCEEDED" in retries[0].getMessage()
     assert elapsed < 0.6 + 5.0  # the storm, plus at most the retry budget

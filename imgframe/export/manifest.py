@@ -31,9 +31,11 @@ def write_manifest(
     manifest is replaced).
 
     Each file is listed with its path (relative to the manifest when it is beside or under
-    it), format, rows, bytes and, for single files, its SHA-256. ``schema`` (a frame, an Arrow
+    it), format, rows, bytes and its SHA-256; a dataset directory lists every file in it
+    under ``parts`` (path within the dataset, bytes, SHA-256). ``schema`` (a frame, an Arrow
     schema or a name-to-dtype mapping) is stored as ``{"column": "dtype"}``; ``extra`` keys
-    are added at the top level.
+    are added at the top level (an export run adds what the fetch recorded: filters, zones,
+    ``totalCounts`` and ``rows`` per zone, ``complete``, ``warnings``, requests and retries).
 
     >>> import tempfile
     >>> from imgframe.export import write_export
@@ -80,12 +82,22 @@ def _manifest_entry(written: WrittenFile, base: Path) -> dict[str, Any]:
         "bytes": written.bytes,
     }
     if path.is_file():
-        digest = hashlib.sha256()
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
-        entry["sha256"] = digest.hexdigest()
+        entry["sha256"] = _sha256(path)
+    elif path.is_dir():
+        entry["parts"] = [
+            {"path": part.relative_to(path).as_posix(), "bytes": part.stat().st_size,
+             "sha256": _sha256(part)}
+            for part in sorted(p for p in path.rglob("*") if p.is_file())
+        ]  # fmt: skip
     return entry
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _schema_mapping(schema: pd.DataFrame | pa.Schema | Mapping[str, str] | None) -> dict[str, str]:
