@@ -38,8 +38,8 @@ from .cli_helpers import (
     run,
     use_sandbox,
 )
-from .conftest import client_kwargs
 from .frames import fixture_frame
+from .helpers import client_kwargs
 
 ZONES = (
     "asia-east-1a",

@@ -22,7 +22,7 @@ from imgframe.errors import (
 from imgframe.parse import parse_page
 from imgframe.transport import RetryPolicy, Timeouts, Transport
 
-from .conftest import FAST_RETRY, FAST_TIMEOUTS, client_kwargs
+from .helpers import FAST_RETRY, FAST_TIMEOUTS, client_kwargs
 
 
 def describe(client: Transport, zone: str = "asia-east-1a", page: int = 1) -> Any:

@@ -13,7 +13,7 @@ from imgframe import sandbox
 from imgframe.errors import InvalidArgument, NotFoundError, NotListedError
 from imgframe.frame import normalize_pages
 
-from .conftest import client_kwargs
+from .helpers import client_kwargs
 
 
 def ids(frame: pd.DataFrame) -> list[str]:

@@ -201,7 +201,7 @@ def test_a_429_storm_is_ridden_out(fresh_sb: Any, debug_logs: pytest.LogCaptureF
     import imgframe
     from imgframe.transport import RetryPolicy
 
-    from .conftest import client_kwargs
+    from .helpers import client_kwargs
 
     expected = [r["imageId"] for r in fresh_sb.catalog.images("asia-east-1a")]
     fresh_sb.start_storm(0.6)

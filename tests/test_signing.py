@@ -13,7 +13,7 @@ from imgframe.credentials import Credentials
 from imgframe.signing import canonical_request, parse_authorization, sign
 from imgframe.transport import Transport
 
-from .conftest import signature_vectors
+from .helpers import signature_vectors
 
 
 @pytest.mark.parametrize("case", signature_vectors(), ids=lambda c: c["note"][:40])
