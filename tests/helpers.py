@@ -19,6 +19,26 @@ DATA = Path(__file__).resolve().parent / "data"
 CATALOG_IMAGES = 3000
 CATALOG_SEED = 7
 
+#: The documented image frame, column by column in order, with each column's dtype: written
+#: out here so a test of the schema does not compare the code with itself.
+IMAGE_DTYPES = {
+    "zoneId": "category",
+    "imageId": "string",
+    "imageName": "string",
+    "imageType": "category",
+    "imageSource": "category",
+    "imageSize": "Int64",
+    "minDiskSize": "Int64",
+    "imageDescription": "string",
+    "imageVersion": "string",
+    "imageStatus": "category",
+    "nicNetworkType": "list<item: string>[pyarrow]",
+    "category": "category",
+    "osType": "category",
+    "tags": "list<item: struct<key: string, value: string>>[pyarrow]",
+    "fetchedAt": "datetime64[us, UTC]",
+}
+
 #: Fast retries for tests: the behaviour is the same, the waits are short.
 FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, max_total=5.0)
 FAST_TIMEOUTS = Timeouts(connect=2.0, read=1.0, total=5.0)
