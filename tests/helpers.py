@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from imgframe import sandbox
 from imgframe.transport import RetryPolicy, Timeouts
 
@@ -55,6 +57,17 @@ def client_kwargs(server: sandbox.Sandbox, **extra: Any) -> dict[str, Any]:
     }
     kwargs.update(extra)
     return kwargs
+
+
+def plain_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows of ``frame`` as plain Python, to compare with literal or catalog values:
+    None for every missing value, lists for list cells."""
+    cells = frame.astype(object)
+    records: list[dict[str, Any]] = cells.where(cells.notna(), None).to_dict("records")
+    return [
+        {k: v.tolist() if hasattr(v, "tolist") else v for k, v in record.items()}
+        for record in records
+    ]
 
 
 def signature_vectors() -> list[dict[str, str]]:

@@ -19,7 +19,7 @@ from imgframe.parse import RawPage, load_pages, parse_page, save_pages
 from imgframe.schema import IMAGE_COLUMNS
 from imgframe.schema.arrow import IMAGE_SCHEMA
 
-from .helpers import IMAGE_DTYPES
+from .helpers import IMAGE_DTYPES, plain_rows
 
 WHEN = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -87,16 +87,6 @@ ROWS = {
 }  # fmt: skip
 
 
-def plain_rows(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """The documented columns of ``df`` as plain Python: None for NA, lists for list cells."""
-    cells = df[list(IMAGE_DTYPES)].astype(object)
-    records: list[dict[str, Any]] = cells.where(cells.notna(), None).to_dict("records")
-    return [
-        {k: v.tolist() if hasattr(v, "tolist") else v for k, v in record.items()}
-        for record in records
-    ]
-
-
 def page(records: list[dict[str, Any]], total: int | None = None, **extra: Any) -> bytes:
     response = {"requestId": "REQ-1", "dataSet": records, "totalCount": total or len(records)}
     return json.dumps({"requestId": "REQ-1", "response": response, **extra}).encode()
@@ -152,7 +142,7 @@ def test_slow_path_reads_shapes_the_fast_path_cannot(variant: Any) -> None:
     zone = "asia-east-1a"
     fast = normalize_pages([page(records)], zone_id=zone, fetched_at=WHEN)
     other = normalize_pages([page([variant(r) for r in records])], zone_id=zone, fetched_at=WHEN)
-    assert plain_rows(other) == [ROWS[r["imageId"]] for r in records]
+    assert plain_rows(other[list(IMAGE_DTYPES)]) == [ROWS[r["imageId"]] for r in records]
     pd.testing.assert_frame_equal(other[fast.columns], fast)  # categories and dtypes too
 
 
