@@ -10,7 +10,7 @@ import imgframe
 from imgframe import sandbox
 from imgframe.errors import ConsistencyWarning
 
-from .conftest import client_kwargs
+from .helpers import client_kwargs
 
 PAGE = 10
 

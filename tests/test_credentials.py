@@ -142,12 +142,17 @@ def test_broken_profile_file_is_not_quoted(tmp_path: Path) -> None:
     assert SECRET not in "".join(traceback.format_exception(info.value))
 
 
-def test_secrets_never_in_repr_or_str() -> None:
-    for creds in (Credentials("AK", SECRET), Credentials(token=SECRET)):
-        assert SECRET not in repr(creds)
-        assert SECRET not in str(creds)
-        assert SECRET not in f"{creds}"
-        assert creds.secrets() == (SECRET,)
+@pytest.mark.parametrize(
+    ("creds", "shown"),
+    [
+        (Credentials("AK", SECRET), "Credentials(access_key_id='AK', secret=***, source='arguments')"),
+        (Credentials(token=SECRET), "Credentials(token, secret=***, source='arguments')"),
+    ],
+    ids=["key-pair", "token"],
+)  # fmt: skip
+def test_secrets_never_in_repr_or_str(creds: Credentials, shown: str) -> None:
+    assert repr(creds) == str(creds) == f"{creds}" == shown
+    assert creds.secrets() == (SECRET,)
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,6 @@ import imgframe
 import imgframe.export as export
 from imgframe.errors import DataError, ExportError, InvalidArgument
 from imgframe.export import (
-    WrittenFile,
     atomic_file,
     expand_placeholders,
     neutralize_formula,
@@ -37,7 +36,7 @@ from imgframe.export import (
 )
 from imgframe.frame import empty_frame, explode_tags, frame_from_records, tag_columns
 
-from .frames import FETCHED_AT, HOSTILE, fixture_frame, small_frame
+from .frames import FETCHED_AT, fixture_frame, small_frame
 
 SUFFIXES = ("images.parquet", "images.csv", "images.csv.gz", "images.jsonl")
 
@@ -362,12 +361,12 @@ def test_dataset_append_adds_files_and_reads_back_every_row(tmp_path: Path) -> N
     second = small_frame(2, zone="eu-central-1a", start=10)
     target = tmp_path / "ds"
     write_parquet(first, target, partition_by=["zoneId"])
-    before = sorted(target.rglob("*.parquet"))
+    before = {p: p.read_bytes() for p in target.rglob("*.parquet")}
     written = write_parquet(second, target, partition_by=["zoneId"], mode="append")
     assert written.rows == 5
-    after = sorted(target.rglob("*.parquet"))
+    after = {p: p.read_bytes() for p in target.rglob("*.parquet")}
     assert set(before) < set(after)
-    assert all(p.read_bytes() for p in before)  # old files untouched
+    assert {p: after[p] for p in before} == before  # old files untouched, byte for byte
     expected = pd.concat([first, second], ignore_index=True)
     expected["zoneId"] = expected["zoneId"].astype(
         pd.CategoricalDtype(["asia-east-1a", "eu-central-1a"])
@@ -430,10 +429,29 @@ def test_expand_placeholders(template: str, zones: list[str] | None, expected: s
     assert expand_placeholders(template, now=NOW, zones=zones) == expected
 
 
-@pytest.mark.parametrize("template", ["{user}.csv", "{date:%Y}.csv", "{date!r}.csv", "{.csv"])
-def test_expand_placeholders_rejects_unknown_fields(template: str) -> None:
-    with pytest.raises(InvalidArgument):
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("{user}.csv", "unknown placeholder {user} in '{user}.csv'; use {date}, {time}, {zone} (and {{ }} for literal braces)"),
+        ("{.csv", "bad output path template '{.csv': expected '}' before end of string"),
+    ],
+)  # fmt: skip
+def test_expand_placeholders_rejects_unknown_fields(template: str, message: str) -> None:
+    with pytest.raises(InvalidArgument) as info:
         expand_placeholders(template, now=NOW, zones=None)
+    assert str(info.value) == message
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="imgframe bug: a format spec or conversion on a known placeholder is reported as "
+    "'unknown placeholder {date} ...; use {date}, ...', which contradicts itself",
+)
+@pytest.mark.parametrize("template", ["{date:%Y}.csv", "{date!r}.csv"])
+def test_expand_placeholders_names_the_spec_it_refuses(template: str) -> None:
+    with pytest.raises(InvalidArgument) as info:
+        expand_placeholders(template, now=NOW, zones=None)
+    assert not str(info.value).startswith("unknown placeholder {date} "), str(info.value)
 
 
 def test_expand_placeholders_needs_an_aware_time() -> None:
@@ -622,7 +640,8 @@ def test_atomic_file_gives_the_new_file_ordinary_permissions(tmp_path: Path) -> 
 
 def test_parent_directories_are_created(tmp_path: Path) -> None:
     written = write_export(small_frame(), tmp_path / "a" / "b" / "x.jsonl")
-    assert written.path.is_file()
+    assert written.path == tmp_path / "a" / "b" / "x.jsonl"
+    pd.testing.assert_frame_equal(read_export(written.path), small_frame())
 
 
 # --------------------------------------------------------------------------------------------
@@ -656,13 +675,34 @@ def test_write_export_needs_a_known_suffix_or_format(tmp_path: Path) -> None:
         write_export(small_frame(), tmp_path / "x.csv", format="xlsx")
 
 
-def test_read_export_of_garbage_is_a_data_error(tmp_path: Path) -> None:
-    (tmp_path / "bad.parquet").write_bytes(b"not parquet")
-    (tmp_path / "bad.jsonl").write_text("{not json\n")
+GARBAGE = {
+    "bad.parquet": (b"not parquet", "cannot read {path} as Parquet: Could not open Parquet input source '{path}': Parquet magic bytes not found in footer."),
+    "bad.jsonl": (b"{not json\n", "{path} line 1 is not JSON: Expecting property name enclosed in double quotes"),
+    "bad.csv": (b'"imageSize"\n"twenty"\n', "column 'imageSize': a cell is not an integer (Failed to parse string: 'twenty'"),
+    "missing.csv": (None, "no export at {path}"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(GARBAGE))
+def test_read_export_of_garbage_is_a_data_error(tmp_path: Path, name: str) -> None:
+    content, message = GARBAGE[name]
+    if content is not None:
+        (tmp_path / name).write_bytes(content)
+    with pytest.raises(DataError) as info:
+        read_export(tmp_path / name)
+    assert str(info.value).startswith(message.format(path=tmp_path / name)), str(info.value)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="imgframe bug: a CSV cell that is not an integer raises a DataError that does not "
+    "name the file (every other read error does)",
+)
+def test_an_unreadable_csv_cell_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "bad.csv").write_text('"imageSize"\n"twenty"\n')
-    for name in ("bad.parquet", "bad.jsonl", "bad.csv", "missing.csv"):
-        with pytest.raises(DataError):
-            read_export(tmp_path / name)
+    with pytest.raises(DataError) as info:
+        read_export(tmp_path / "bad.csv")
+    assert str(tmp_path / "bad.csv") in str(info.value)
 
 
 def test_write_manifest_lists_files_with_sizes_and_digests(tmp_path: Path) -> None:
@@ -689,24 +729,6 @@ def test_write_manifest_lists_files_with_sizes_and_digests(tmp_path: Path) -> No
     assert manifest["requestIds"] == ["r-1", "r-2"]
     assert manifest["filters"] == {"osType": "linux"}
     assert manifest["imgframeVersion"] == imgframe.__version__
-
-
-def test_written_file_is_a_plain_record() -> None:
-    written = WrittenFile(Path("x.csv"), 1, 2, "csv")
-    assert (written.path, written.rows, written.bytes, written.format) == (
-        Path("x.csv"),
-        1,
-        2,
-        "csv",
-    )
-
-
-def test_hostile_strings_survive_every_format(tmp_path: Path) -> None:
-    df = fixture_frame()
-    for name in SUFFIXES:
-        back = read_export(write_export(df, tmp_path / name).path)
-        names = set(back["imageName"].dropna())
-        assert set(HOSTILE) <= names, name
 
 
 def test_plain_pandas_read_parquet_opens_an_export(tmp_path: Path) -> None:

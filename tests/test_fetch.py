@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from imgframe import sandbox
 from imgframe.errors import InvalidArgument, NotFoundError, NotListedError
 from imgframe.frame import normalize_pages
 
-from .conftest import client_kwargs
+from .helpers import FETCHED_DTYPES, client_kwargs
 
 
 def ids(frame: pd.DataFrame) -> list[str]:
@@ -112,7 +113,8 @@ def test_image_ids_filter(sb: sandbox.Sandbox, client: imgframe.Client) -> None:
 def test_no_match_is_an_empty_frame_with_the_schema(client: imgframe.Client) -> None:
     df = client.fetch_images("asia-east-1a", image_name="no-such-image-anywhere")
     assert len(df) == 0
-    assert list(df.columns) == list(imgframe.empty_frame().columns)
+    assert {c: str(t) for c, t in df.dtypes.items()} == FETCHED_DTYPES
+    assert list(df.columns) == list(FETCHED_DTYPES)
 
 
 def test_all_zones_joins_zone_columns(sb: sandbox.Sandbox, client: imgframe.Client) -> None:
@@ -150,22 +152,27 @@ def test_zone_list_keeps_order_and_checks_names(
     assert [r.action for r in sb.requests] == ["DescribeZones"]
 
 
-def test_unknown_single_zone_is_the_api_404(client: imgframe.Client) -> None:
+def test_unknown_single_zone_is_the_api_404(sb: sandbox.Sandbox, client: imgframe.Client) -> None:
+    sb.clear_requests()
     with pytest.raises(NotFoundError) as info:
         client.fetch_images("mars-north-1a")
     err = info.value
     assert (err.code, err.http_status, err.action, err.attempts) == (
         "INVALID_ZONE_NOT_FOUND", 404, "DescribeImages", 1,
     )  # fmt: skip
-    assert err.request_id
+    (request,) = [r for r in sb.requests if r.action == "DescribeImages"]
+    assert (request.status, err.request_id) == (404, request.request_id)
     assert str(err).startswith("DescribeImages failed: INVALID_ZONE_NOT_FOUND (HTTP 404): ")
 
 
 def test_concurrency_does_not_change_the_result(sb: sandbox.Sandbox) -> None:
+    expected = [(z, i) for z in sorted(sb.catalog.zone_ids) for i in truth(sb, z)]
     results = [
         imgframe.fetch_images("all", page_size=100, max_concurrency=n, **client_kwargs(sb))
         for n in (1, 8)
     ]
+    for df in results:
+        assert list(zip(df["zoneId"].astype(str), ids(df), strict=True)) == expected
     pd.testing.assert_frame_equal(
         results[0].drop(columns="fetchedAt"), results[1].drop(columns="fetchedAt")
     )
@@ -175,16 +182,23 @@ def test_bad_arguments_fail_before_any_request(
     sb: sandbox.Sandbox, client: imgframe.Client
 ) -> None:
     sb.clear_requests()
-    for call in (
-        lambda: client.fetch_images("asia-east-1a", page_size=0),
-        lambda: client.fetch_images("asia-east-1a", page_size=1001),
-        lambda: client.fetch_images("asia-east-1a", os_type="Linux"),
-        lambda: client.fetch_images("asia-east-1a", tags={f"k{i}": "v" for i in range(21)}),
-        lambda: client.fetch_images("", os_type="linux"),
-        lambda: client.fetch_images([]),
-    ):
-        with pytest.raises(InvalidArgument):
+    for call, message in (
+        (lambda: client.fetch_images("asia-east-1a", page_size=0),
+         "page_size must be between 1 and 1000, got 0"),
+        (lambda: client.fetch_images("asia-east-1a", page_size=1001),
+         "page_size must be between 1 and 1000, got 1001"),
+        (lambda: client.fetch_images("asia-east-1a", os_type="Linux"),
+         "osType 'Linux' is not one of: linux, bsd, windows, android, any"),
+        (lambda: client.fetch_images("asia-east-1a", tags={f"k{i}": "v" for i in range(21)}),
+         "tags holds 21 tags; at most 20"),
+        (lambda: client.fetch_images("", os_type="linux"),
+         "zone_id must be a non-empty string, not ''"),
+        (lambda: client.fetch_images([]),
+         "zone_id is an empty list; give at least one zone or 'all'"),
+    ):  # fmt: skip
+        with pytest.raises(InvalidArgument) as info:
             call()
+        assert str(info.value) == message
     assert sb.requests == []
 
 
@@ -209,7 +223,7 @@ def test_credentials_from_the_environment(
     monkeypatch.setenv("ZENLAYER_ENDPOINT", sb.endpoint)
     monkeypatch.setenv("ZENLAYER_ACCESS_KEY_ID", sb.access_key_id)
     monkeypatch.setenv("ZENLAYER_ACCESS_KEY_SECRET", sb.access_key_secret)
-    assert len(imgframe.fetch_zones()) == len(sb.catalog.zone_ids)
+    assert imgframe.fetch_zones()["zoneId"].tolist() == sorted(sb.catalog.zone_ids)
 
 
 def test_raw_pages_replay_to_the_same_frame(
@@ -225,19 +239,27 @@ def test_raw_pages_replay_to_the_same_frame(
     assert [p.page_num for p in pages] == list(range(1, len(pages) + 1))
 
 
-def test_metadata_in_attrs(client: imgframe.Client) -> None:
-    df = client.fetch_images("asia-east-1a", os_type="linux", tags={"env": "prod"})
+def test_metadata_in_attrs(sb: sandbox.Sandbox, client: imgframe.Client) -> None:
+    tags = [{"key": "env", "value": "prod"}]
+    total = sb.catalog.count("asia-east-1a", osType="windows", tags=tags)
+    assert total > 20  # several pages of 20
+    sb.clear_requests()
+    df = client.fetch_images("asia-east-1a", os_type="windows", tags={"env": "prod"}, page_size=20)
     meta = df.attrs["imgframe"]
-    assert meta["filters"] == {"osType": "linux", "tags": [{"key": "env", "value": "prod"}]}
+    assert meta["filters"] == {"osType": "windows", "tags": tags}
     assert meta["zones"] == ["asia-east-1a"]
-    assert meta["totalCounts"] == {"asia-east-1a": len(df)}
-    assert all(isinstance(r, str) and r for r in meta["requestIds"])
+    assert meta["totalCounts"] == {"asia-east-1a": total}
+    pages = [r for r in sb.requests if r.action == "DescribeImages"]
+    assert sorted(meta["requestIds"]) == sorted(r.request_id for r in pages)
+    assert len(meta["requestIds"]) == -(-total // 20)
 
 
 def test_progress_bar_only_when_asked(
     sb: sandbox.Sandbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    pages = sum(-(-sb.catalog.count(z) // 100) for z in sb.catalog.zone_ids)
     imgframe.fetch_images("all", page_size=100, progress=True, **client_kwargs(sb))
-    assert "page" in capsys.readouterr().err
+    # The total grows as first pages arrive; the bar is redrawn each time it does.
+    assert re.search(rf"\| \d+/{pages} \[[^]]*page/s\]", capsys.readouterr().err)
     imgframe.fetch_images("all", page_size=100, **client_kwargs(sb))  # not a TTY: silent
     assert capsys.readouterr().err == ""

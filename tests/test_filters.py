@@ -41,6 +41,9 @@ def test_tags_mapping_and_list_agree() -> None:
         tags=[{"key": "env", "value": "prod"}, {"key": "team", "value": "data"}]
     )
     assert as_mapping == as_list
+    assert as_mapping.to_api() == {
+        "tags": [{"key": "env", "value": "prod"}, {"key": "team", "value": "data"}]
+    }
 
 
 @pytest.mark.parametrize(

@@ -16,8 +16,10 @@ from imgframe import explode_tags, normalize_pages, tag_columns
 from imgframe.errors import BadResponseError, DataQualityWarning, InvalidArgument
 from imgframe.frame import empty_frame, frame_from_records
 from imgframe.parse import RawPage, load_pages, parse_page, save_pages
-from imgframe.schema import IMAGE_COLUMNS, ZONE_JOIN_COLUMNS
+from imgframe.schema import IMAGE_COLUMNS
 from imgframe.schema.arrow import IMAGE_SCHEMA
+
+from .helpers import FETCHED_DTYPES, IMAGE_DTYPES, plain_rows
 
 WHEN = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -54,6 +56,37 @@ CREATING = {**CUSTOM, "imageId": "img-creating", "imageStatus": "CREATING", "ima
             "tags": {"tags": []}}  # fmt: skip
 
 
+#: UBUNTU, CUSTOM and CREATING as a frame of zone asia-east-1a holds them, in plain Python.
+ROWS = {
+    "ubuntu2404_20240712": {
+        "zoneId": "asia-east-1a", "imageId": "ubuntu2404_20240712",
+        "imageName": "Ubuntu Server 24.04 LTS", "imageType": "PUBLIC_IMAGE",
+        "imageSource": "OFFICIAL", "imageSize": 20, "minDiskSize": None,
+        "imageDescription": None, "imageVersion": "Server 24.04 LTS", "imageStatus": "AVAILABLE",
+        "nicNetworkType": ["FailOver", "VirtioOnly"], "category": "Ubuntu", "osType": "linux",
+        "tags": [], "fetchedAt": pd.Timestamp(WHEN),
+    },
+    "img-0123456789abcdef": {
+        "zoneId": "asia-east-1a", "imageId": "img-0123456789abcdef",
+        "imageName": "web-prod-ubuntu2204-20260314", "imageType": "CUSTOM_IMAGE",
+        "imageSource": "CUSTOM", "imageSize": 40, "minDiskSize": 40,
+        "imageDescription": "nightly build é日", "imageVersion": "22.04",
+        "imageStatus": "AVAILABLE", "nicNetworkType": ["VirtioOnly"], "category": "Ubuntu",
+        "osType": "linux",
+        "tags": [{"key": "env", "value": "prod"}, {"key": "team", "value": "web"}],
+        "fetchedAt": pd.Timestamp(WHEN),
+    },
+    "img-creating": {
+        "zoneId": "asia-east-1a", "imageId": "img-creating",
+        "imageName": "web-prod-ubuntu2204-20260314", "imageType": "CUSTOM_IMAGE",
+        "imageSource": "CUSTOM", "imageSize": None, "minDiskSize": 40,
+        "imageDescription": "nightly build é日", "imageVersion": "22.04",
+        "imageStatus": "CREATING", "nicNetworkType": ["VirtioOnly"], "category": "Ubuntu",
+        "osType": "linux", "tags": [], "fetchedAt": pd.Timestamp(WHEN),
+    },
+}  # fmt: skip
+
+
 def page(records: list[dict[str, Any]], total: int | None = None, **extra: Any) -> bytes:
     response = {"requestId": "REQ-1", "dataSet": records, "totalCount": total or len(records)}
     return json.dumps({"requestId": "REQ-1", "response": response, **extra}).encode()
@@ -63,52 +96,21 @@ def test_frame_has_the_documented_columns_and_dtypes() -> None:
     df = normalize_pages(
         [page([UBUNTU, CUSTOM, CREATING])], zone_id="asia-east-1a", fetched_at=WHEN
     )
-    assert list(df.columns) == list(IMAGE_COLUMNS)
-    dtypes = {c: str(t) for c, t in df.dtypes.items()}
-    assert dtypes == {
-        "zoneId": "category",
-        "imageId": "string",
-        "imageName": "string",
-        "imageType": "category",
-        "imageSource": "category",
-        "imageSize": "Int64",
-        "minDiskSize": "Int64",
-        "imageDescription": "string",
-        "imageVersion": "string",
-        "imageStatus": "category",
-        "nicNetworkType": "list<item: string>[pyarrow]",
-        "category": "category",
-        "osType": "category",
-        "tags": "list<item: struct<key: string, value: string>>[pyarrow]",
-        "fetchedAt": "datetime64[us, UTC]",
-    }
+    assert list(df.columns) == list(IMAGE_COLUMNS) == list(IMAGE_DTYPES)
+    assert {c: str(t) for c, t in df.dtypes.items()} == IMAGE_DTYPES
+    assert plain_rows(df) == list(ROWS.values())
     assert df["imageSize"].tolist() == [20, 40, pd.NA]
-    assert df["minDiskSize"].tolist() == [pd.NA, 40, 40]
-    assert df["nicNetworkType"].tolist() == [
-        ["FailOver", "VirtioOnly"],
-        ["VirtioOnly"],
-        ["VirtioOnly"],
-    ]
-    assert df["tags"].tolist() == [
-        [],
-        [{"key": "env", "value": "prod"}, {"key": "team", "value": "web"}],
-        [],
-    ]
     assert df["imageDescription"].tolist() == [pd.NA, "nightly build é日", "nightly build é日"]
-    assert set(df["fetchedAt"]) == {pd.Timestamp(WHEN)}
-    assert df["zoneId"].tolist() == ["asia-east-1a"] * 3
 
 
 def test_empty_result_has_full_schema() -> None:
     empty = normalize_pages([page([])], zone_id="z")
-    assert list(empty.columns) == list(IMAGE_COLUMNS)
     assert len(empty) == 0
-    schema = empty_frame()  # a fetched frame's: the zone columns too
-    assert list(schema.columns) == [IMAGE_COLUMNS[0], *ZONE_JOIN_COLUMNS, *IMAGE_COLUMNS[1:]]
-    assert {c: str(t) for c, t in empty.dtypes.items()} == {
-        c: str(t) for c, t in schema.dtypes.items() if c not in ZONE_JOIN_COLUMNS
-    }
-    assert {str(schema[c].dtype) for c in ZONE_JOIN_COLUMNS} == {"string"}
+    assert {c: str(t) for c, t in empty.dtypes.items()} == IMAGE_DTYPES
+    assert list(empty.columns) == list(IMAGE_DTYPES)
+    schema = empty_frame()  # a fetched frame's schema: the zone columns too
+    assert {c: str(t) for c, t in schema.dtypes.items()} == FETCHED_DTYPES
+    assert list(schema.columns) == list(FETCHED_DTYPES)
 
 
 def test_arrow_schema_of_known_columns() -> None:
@@ -140,16 +142,19 @@ def test_arrow_schema_of_known_columns() -> None:
 )  # fmt: skip
 def test_slow_path_reads_shapes_the_fast_path_cannot(variant: Any) -> None:
     records = [CUSTOM, UBUNTU, CREATING]
-    fast = normalize_pages([page(records)], zone_id="z", fetched_at=WHEN)
-    other = normalize_pages([page([variant(r) for r in records])], zone_id="z", fetched_at=WHEN)
-    pd.testing.assert_frame_equal(other[fast.columns], fast)
+    zone = "asia-east-1a"
+    fast = normalize_pages([page(records)], zone_id=zone, fetched_at=WHEN)
+    other = normalize_pages([page([variant(r) for r in records])], zone_id=zone, fetched_at=WHEN)
+    assert plain_rows(other[list(IMAGE_DTYPES)]) == [ROWS[r["imageId"]] for r in records]
+    pd.testing.assert_frame_equal(other[fast.columns], fast)  # categories and dtypes too
 
 
 def test_pretty_printed_body_parses_the_same() -> None:
     compact = page([CUSTOM, UBUNTU])
     pretty = json.dumps(json.loads(compact), indent=2).encode()
-    a = normalize_pages([compact], zone_id="z", fetched_at=WHEN)
-    b = normalize_pages([pretty], zone_id="z", fetched_at=WHEN)
+    a = normalize_pages([compact], zone_id="asia-east-1a", fetched_at=WHEN)
+    b = normalize_pages([pretty], zone_id="asia-east-1a", fetched_at=WHEN)
+    assert plain_rows(b) == [ROWS[CUSTOM["imageId"]], ROWS[UBUNTU["imageId"]]]
     pd.testing.assert_frame_equal(a, b)
 
 
@@ -229,7 +234,8 @@ def test_explode_tags_keeps_untagged_images_unlike_json_normalize() -> None:
 def test_explode_tags_of_empty_frame() -> None:
     long = explode_tags(empty_frame())
     assert len(long) == 0
-    assert {"tagKey", "tagValue"} <= set(long.columns)
+    assert list(long.columns) == [c for c in FETCHED_DTYPES if c != "tags"] + ["tagKey", "tagValue"]
+    assert (str(long["tagKey"].dtype), str(long["tagValue"].dtype)) == ("string", "string")
 
 
 def test_tag_columns() -> None:
@@ -241,7 +247,7 @@ def test_tag_columns() -> None:
     assert wide["tag:env"].tolist() == [pd.NA, "prod", "b"]
     assert wide["tag:team"].tolist() == [pd.NA, "web", pd.NA]
     assert str(wide["tag:env"].dtype) == "string"
-    assert list(tag_columns(empty_frame()).columns) == list(empty_frame().columns)
+    assert list(tag_columns(empty_frame()).columns) == list(FETCHED_DTYPES)
 
 
 def test_save_and_replay_pages(tmp_path: Path) -> None:

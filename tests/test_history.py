@@ -527,7 +527,7 @@ def test_writer_killed_between_the_two_moves_is_recovered(tmp_path: Path) -> Non
 # Diffs
 
 
-def test_diff_finds_added_and_removed_images(tmp_path: Path) -> None:
+def test_diff_finds_added_and_removed_images() -> None:
     old = frame(image("img-1"), image("img-2"), image("img-3", zoneId="na-west-1a"))
     new = frame(image("img-4"), image("img-2"), image("img-1", zoneId="na-west-1a"))
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
 
 import imgframe
+from imgframe import errors
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -34,10 +37,20 @@ def test_mypy_strict() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_public_names_are_sorted_and_importable() -> None:
+def test_public_names_are_sorted_and_are_imgframes_own() -> None:
     assert imgframe.__all__ == sorted(imgframe.__all__)
+    namespace: dict[str, object] = {}
+    exec("from imgframe import *", namespace)
+    assert sorted(set(namespace) - {"__builtins__"}) == imgframe.__all__
     for name in imgframe.__all__:
-        assert getattr(imgframe, name) is not None, name
+        value = getattr(imgframe, name)
+        if name == "__version__":
+            assert isinstance(value, str)
+            assert re.fullmatch(r"\d+\.\d+\.\d+\S*", value), value
+        elif isinstance(value, types.ModuleType):
+            assert value.__name__ == f"imgframe.{name}"
+        else:  # a class or function defined by imgframe, not one re-exported from elsewhere
+            assert (value.__module__.split(".")[0], value.__name__) == ("imgframe", name)
 
 
 def test_py_typed_is_shipped() -> None:
@@ -53,9 +66,39 @@ def test_import_is_light() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
-@pytest.mark.parametrize(
-    "name", ["ImgframeError", "ApiError", "InvalidArgument", "TransportError", "ExportError"]
-)
-def test_error_tree_has_one_root(name: str) -> None:
-    assert issubclass(getattr(imgframe, name), imgframe.ImgframeError)
-    assert issubclass(imgframe.InvalidArgument, ValueError)
+#: The tree drawn in imgframe/errors.py's docstring: each class with its direct bases.
+ERROR_TREE = {
+    "ImgframeError": ("Exception",),
+    "ConfigError": ("ImgframeError",),
+    "CredentialsError": ("ConfigError",),
+    "InvalidArgument": ("ImgframeError", "ValueError"),
+    "TransportError": ("ImgframeError",),
+    "NetworkError": ("TransportError",),
+    "BadResponseError": ("TransportError",),
+    "BlockedError": ("TransportError",),
+    "ApiError": ("ImgframeError",),
+    "AuthError": ("ApiError",),
+    "PermissionDeniedError": ("ApiError",),
+    "RateLimitError": ("ApiError",),
+    "NotFoundError": ("ApiError",),
+    "DataError": ("ImgframeError",),
+    "NotListedError": ("DataError",),
+    "ResponseDataError": ("DataError",),
+    "IncompleteError": ("DataError",),
+    "ExportError": ("ImgframeError",),
+    "StoreBusyError": ("ExportError",),
+    "ImgframeWarning": ("UserWarning",),
+    "DataQualityWarning": ("ImgframeWarning",),
+    "ConsistencyWarning": ("ImgframeWarning",),
+}
+
+
+def test_every_error_class_is_in_the_documented_tree() -> None:
+    assert sorted(errors.__all__) == sorted(ERROR_TREE)
+
+
+@pytest.mark.parametrize(("name", "bases"), ERROR_TREE.items(), ids=list(ERROR_TREE))
+def test_error_tree_has_one_root(name: str, bases: tuple[str, ...]) -> None:
+    cls = getattr(errors, name)
+    assert tuple(base.__name__ for base in cls.__bases__) == bases
+    assert getattr(imgframe, name) is cls  # the top level exports the same class

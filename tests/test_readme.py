@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 import shlex
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+from imgframe import sandbox
 from imgframe.cli import cli
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,14 +51,49 @@ def test_quick_start_report_command_works(tmp_path: Path, monkeypatch: pytest.Mo
         "reports/inventory-report.md",
     ]
     assert html.stat().st_size > 10_000
-    assert (tmp_path / "reports" / "inventory-report.md").exists()
+    # The headline of the report is the catalog --sandbox serves (2,000 images, seed 7).
+    records = catalog_records(sandbox.Catalog(images=2000, seed=7))
+    public = sum(r["imageType"] == "PUBLIC_IMAGE" for r in records)
+    available = sum(r["imageStatus"] == "AVAILABLE" for r in records)
+    size = sum(int(r["imageSize"]) for r in records if r["imageSize"] is not None)
+    lines = (tmp_path / "reports" / "inventory-report.md").read_text().splitlines()
+    row = lines.index(
+        "| Images | Zones | Public | Custom | Available | Not available | Total size (GiB) |"
+    )
+    figures = (len(records), 8, public, len(records) - public, available,
+               len(records) - available, size)  # fmt: skip
+    assert lines[row + 2] == "| " + " | ".join(f"{n:,}" for n in figures) + " |"
 
 
-@pytest.mark.parametrize("index", range(len(blocks("python"))))
-def test_python_examples_run(index: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def catalog_records(catalog: sandbox.Catalog) -> list[dict[str, Any]]:
+    """Every image of ``catalog``, zone by zone in zone id order (how a fetch of "all" lists)."""
+    return [r for zone in sorted(catalog.zone_ids) for r in catalog.images(zone)]
+
+
+def test_python_example_binds_the_frames_its_comments_describe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (code,) = blocks("python")  # a new example needs checks of its own here
     monkeypatch.chdir(tmp_path)
-    code = blocks("python")[index]
-    exec(compile(code, f"README.md python block {index}", "exec"), {"__name__": "__readme__"})
+    names: dict[str, Any] = {"__name__": "__readme__"}
+    exec(compile(code, "README.md python block", "exec"), names)
+
+    truth = sandbox.Catalog(images=5000)  # what sandbox.running(images=5000) serves
+    records = catalog_records(truth)
+    df = names["df"]
+    assert names["zones"]["zoneId"].tolist() == sorted(truth.zone_ids)
+    assert list(zip(df["zoneId"].astype(str), df["imageId"], strict=True)) == [
+        (zone, r["imageId"]) for zone in sorted(truth.zone_ids) for r in truth.images(zone)
+    ]
+    prod = [{"key": "env", "value": "prod"}]
+    assert names["linux"]["imageId"].tolist() == [
+        r["imageId"] for r in truth.query("asia-east-1a", osType="linux", tags=prod)
+    ]
+    tags = [(r.get("tags") or {}).get("tags") or [] for r in records]
+    assert len(names["long"]) == sum(max(1, len(t)) for t in tags)  # untagged images kept
+    assert {c for c in names["wide"].columns if c.startswith("tag:")} == {
+        f"tag:{t['key']}" for image_tags in tags for t in image_tags
+    }
 
 
 def cli_examples() -> list[tuple[str, str]]:

@@ -70,13 +70,25 @@ def test_summarize_leaves_out_groups_without_rows() -> None:
     df = fixture_frame()
     public = df[df["imageType"] == "PUBLIC_IMAGE"]  # keeps every category as a category
     assert summarize(public)["category"].tolist() == ["Ubuntu", "Windows"]
-    assert summarize(empty_frame()).empty
+    empty = summarize(empty_frame())
+    assert len(empty) == 0
+    assert {c: str(t) for c, t in empty.dtypes.items()} == {
+        "category": "string", "images": "int64", "sizeGiB": "int64",
+    }  # fmt: skip
 
 
-@pytest.mark.parametrize("by", [["nope"], [], ["tags"]])
-def test_summarize_rejects_bad_columns(by: list[str]) -> None:
-    with pytest.raises(InvalidArgument):
+@pytest.mark.parametrize(
+    ("by", "message"),
+    [
+        (["nope"], "summarize: no column(s) nope; the frame has zoneId, imageId, imageName, "),
+        ([], "summarize: `by` needs at least one column"),
+        (["tags"], "summarize: cannot group by list column 'tags'"),
+    ],
+)
+def test_summarize_rejects_bad_columns(by: list[str], message: str) -> None:
+    with pytest.raises(InvalidArgument) as info:
         summarize(fixture_frame(), by=by)
+    assert str(info.value).startswith(message), str(info.value)
 
 
 def test_headline_figures() -> None:
@@ -151,10 +163,14 @@ def test_format_table_csv_is_neutralised() -> None:
 
 
 def test_format_table_json_round_trips_the_values() -> None:
-    summary = summarize(fixture_frame(), by="osType")
-    records = json.loads(format_table(summary, "json"))
-    assert records == summary.to_dict("records")
-    assert format_table(summary, "json").isascii()
+    table = pd.DataFrame({"osType": ["any", "linux", "日本"], "images": [14, 5, 1]})
+    text = format_table(table, "json")
+    assert json.loads(text) == [
+        {"osType": "any", "images": 14},
+        {"osType": "linux", "images": 5},
+        {"osType": "日本", "images": 1},
+    ]
+    assert text.isascii()  # non-ASCII text is escaped
 
 
 def test_format_table_markdown_escapes_cells() -> None:
@@ -169,13 +185,13 @@ def test_format_table_markdown_escapes_cells() -> None:
 
 
 def test_markdown_cell_keeps_one_cell_whatever_the_value() -> None:
-    cell = markdown_cell("a | b \n | c `code` *x*")
-    assert "\n" not in cell
-    assert cell.count("|") == cell.count("\\|")
+    assert markdown_cell("a | b \n | c `code` *x*") == "a \\| b   \\| c \\`code\\` \\*x\\*"
 
 
 def test_format_table_rejects_unknown_formats() -> None:
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(
+        InvalidArgument, match=r"^format must be one of table, csv, json, markdown, not 'html'$"
+    ):
         format_table(pd.DataFrame({"a": [1]}), "html")
 
 
@@ -226,7 +242,8 @@ def test_chart_labels_are_cleaned_truncated_and_never_mathtext() -> None:
     labels = [label for label, _ in _bars(summary_chart(df, "category"))]
     assert labels[0] == "$x^2$ red".replace("$", r"\$")
     assert labels[1] == "x" * (LABEL_CHARS - 1) + "…"
-    figure_bytes(summary_chart(df, "category"))  # draws without a mathtext error
+    # Drawn without a mathtext error (a "$" label would otherwise be parsed as TeX).
+    assert figure_bytes(summary_chart(df, "category")).startswith(b"\x89PNG\r\n\x1a\n")
 
 
 def test_many_groups_are_folded_into_one_others_bar() -> None:
@@ -305,8 +322,9 @@ def test_png_charts_are_readable_sizes() -> None:
 
 
 def test_save_charts_rejects_other_formats(tmp_path: Path) -> None:
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(InvalidArgument, match=r"^format must be png or svg, not 'gif'$"):
         save_charts({}, tmp_path, format="gif")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_importing_the_library_modules_does_not_import_matplotlib() -> None:
