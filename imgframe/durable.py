@@ -13,7 +13,10 @@ few functions, so they share one meaning of "written":
   previous directory aside first and back if the swap fails.
 
 Temporary names start with a dot, so neither pyarrow nor a glob of the published layout ever
-reads them.
+reads them, and carry the writer's process id (``.<name>.<pid>-<random>.tmp``): a run that
+was killed outright (SIGKILL, a power cut) leaves its temporary file behind, and the next
+write of the same target removes it once that process is gone. SIGINT and SIGTERM remove
+their own on the way out (the command line turns both into exceptions).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ __all__ = [
     "export_error",
     "fix_tree_modes",
     "fsync_directory",
+    "remove_stale",
     "replace_directory",
     "size_on_disk",
     "staging_directory",
@@ -64,8 +68,10 @@ def atomic_file(
     temp: Path | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        remove_stale(path)
+        fd, name = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path), suffix=".tmp")
         temp = Path(name)
+        _ACTIVE.add(temp)
         with os.fdopen(fd, "w+b") as fh:
             if copy_existing and path.exists():
                 with path.open("rb") as existing:
@@ -82,6 +88,7 @@ def atomic_file(
         raise export_error(path, exc) from exc
     finally:
         if temp is not None:
+            _ACTIVE.discard(temp)
             with contextlib.suppress(OSError):
                 temp.unlink()
 
@@ -125,10 +132,13 @@ def staging_directory(target: Path) -> Iterator[Path]:
     """A fresh hidden directory beside ``target`` to build it in; removed when the block
     ends unless it was moved away (published) meanwhile."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+    remove_stale(target)
+    staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=_temp_prefix(target), suffix=".tmp"))
+    _ACTIVE.add(staging)
     try:
         yield staging
     finally:
+        _ACTIVE.discard(staging)
         shutil.rmtree(staging, ignore_errors=True)
 
 
@@ -157,6 +167,54 @@ def replace_directory(staging: Path, target: Path, *, aside: Path | None = None)
             shutil.rmtree(moved, ignore_errors=True)
         else:
             moved.unlink(missing_ok=True)
+
+
+#: The temporary files and directories this process is writing right now.
+_ACTIVE: set[Path] = set()
+
+
+def _temp_prefix(target: Path) -> str:
+    return f".{target.name}.{os.getpid()}-"
+
+
+def remove_stale(target: Path) -> list[Path]:
+    """Remove the temporary files and directories earlier runs left beside ``target``:
+    those of processes that are gone, and this process's own that it is not writing
+    (a restarted container often reuses its process id). Returns what was removed.
+    """
+    removed: list[Path] = []
+    prefix = f".{target.name}."
+    try:
+        entries = list(target.parent.iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(prefix) and name.endswith(".tmp")) or entry in _ACTIVE:
+            continue
+        pid_text = name[len(prefix) :].partition("-")[0]
+        if not pid_text.isdigit():
+            continue  # not one of ours
+        pid = int(pid_text)
+        if pid != os.getpid() and _alive(pid):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                entry.unlink()
+        removed.append(entry)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's live process (or not ours to judge): leave it
+    return True
 
 
 def fix_tree_modes(root: Path) -> None:

@@ -22,6 +22,7 @@ error, exit code 2)::
     ├── DataError              data that cannot be read or is inconsistent
     │   ├── NotListedError     the API does not list what was asked for (a zone
     │   │                      DescribeZones does not return); known only once it answered
+    │   ├── EmptyResultError   nothing matched, and the caller asked for that to fail
     │   ├── ResponseDataError  the API answered, but what it said cannot be right (a zone
     │   │                      listed twice, an image without an id, an unprintable id)
     │   └── IncompleteError    the result is known to be incomplete (pages that never add up
@@ -45,6 +46,7 @@ __all__ = [
     "CredentialsError",
     "DataError",
     "DataQualityWarning",
+    "EmptyResultError",
     "ExportError",
     "ImgframeError",
     "ImgframeWarning",
@@ -85,6 +87,12 @@ class NotListedError(DataError):
     """The API does not list what the caller named, e.g. a zone DescribeZones does not
     return. Arguments are checked before any request (:class:`InvalidArgument`); this is
     known only once the API has answered, so it is not a usage error."""
+
+
+class EmptyResultError(DataError):
+    """Nothing matched, and the caller asked for that to be a failure (``--fail-on-empty``):
+    a scheduled export that finds no images is more often a wrong filter than an empty
+    account."""
 
 
 class ResponseDataError(DataError):

@@ -234,6 +234,23 @@ class Filters:
     def __bool__(self) -> bool:
         return bool(self.fields)
 
+    def describe(self) -> str:
+        """The filters in one line, as a person would read them ("" for none).
+
+        >>> ImageFilters.build(os_type="linux", tags={"env": "prod"}).describe()
+        'osType=linux, tags env=prod'
+        """
+        parts = []
+        for api, value in self.fields:
+            if isinstance(value, tuple) and value and isinstance(value[0], tuple):
+                shown = " ".join(f"{k}={v}" for k, v in value)
+                parts.append(f"{api} {shown}")
+            elif isinstance(value, tuple):
+                parts.append(f"{api}={','.join(value)}")
+            else:
+                parts.append(f"{api}={value}")
+        return ", ".join(parts)
+
 
 @dataclass(frozen=True)
 class ImageFilters(Filters):

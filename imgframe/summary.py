@@ -20,9 +20,10 @@ import pyarrow as pa
 
 from .defaults import TABLE_FORMATS
 from .errors import InvalidArgument
+from .schema import LIST_COLUMNS
 from .text import cell_text, display_text, display_width, is_missing, markdown_cell, neutralize_text
 
-__all__ = ["NONE_LABEL", "format_table", "headline", "summarize"]
+__all__ = ["NONE_LABEL", "check_groups", "format_table", "headline", "summarize"]
 
 #: The group label of rows whose key is missing.
 NONE_LABEL = "(none)"
@@ -49,19 +50,12 @@ def summarize(
     [{'category': 'Ubuntu', 'images': 2, 'sizeGiB': 50}, {'category': '(none)', 'images': 1, \
 'sizeGiB': 5}]
     """
-    columns = [by] if isinstance(by, str) else list(by)
-    if not columns:
-        raise InvalidArgument("summarize: `by` needs at least one column")
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise InvalidArgument(
-            f"summarize: no column(s) {', '.join(missing)}; the frame has "
-            f"{', '.join(map(str, df.columns))}"
-        )
-    for name in columns:
-        dtype = df[name].dtype
-        if isinstance(dtype, pd.ArrowDtype) and pa.types.is_nested(dtype.pyarrow_dtype):
-            raise InvalidArgument(f"summarize: cannot group by list column {name!r}")
+    lists = [
+        str(name)
+        for name, dtype in df.dtypes.items()
+        if isinstance(dtype, pd.ArrowDtype) and pa.types.is_nested(dtype.pyarrow_dtype)
+    ]
+    columns = check_groups(by, [str(c) for c in df.columns], lists)
     keys = pd.DataFrame(
         {c: df[c].astype("string").fillna(NONE_LABEL) for c in columns}, index=df.index
     )
@@ -82,6 +76,32 @@ def summarize(
         if name in table.columns:
             table[name] = table[name].astype("int64")
     return table
+
+
+def check_groups(
+    by: str | Sequence[str], columns: Sequence[str], lists: Sequence[str] = LIST_COLUMNS
+) -> list[str]:
+    """``by`` as a list of columns to group by, checked against the ``columns`` there are
+    (``lists`` cannot be grouped by); the command line checks a fetch's before fetching.
+
+    >>> check_groups("category,osType".split(","), ["category", "osType", "tags"])
+    ['category', 'osType']
+    >>> check_groups(["tags"], ["category", "tags"])
+    Traceback (most recent call last):
+    imgframe.errors.InvalidArgument: summarize: cannot group by list column 'tags'
+    """
+    wanted = [by] if isinstance(by, str) else list(by)
+    if not wanted:
+        raise InvalidArgument("summarize: `by` needs at least one column")
+    missing = [c for c in wanted if c not in columns]
+    if missing:
+        raise InvalidArgument(
+            f"summarize: no column(s) {', '.join(missing)}; the frame has {', '.join(columns)}"
+        )
+    for name in wanted:
+        if name in lists:
+            raise InvalidArgument(f"summarize: cannot group by list column {name!r}")
+    return wanted
 
 
 def headline(df: pd.DataFrame) -> dict[str, int]:

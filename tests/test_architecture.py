@@ -22,6 +22,7 @@ LAYERS = {
     "credentials": 2,
     "progress": 2,
     "durable": 2,
+    "metrics": 3,
     "connections": 2,
     "transport": 3,
     "parse": 3,

@@ -788,12 +788,18 @@ def test_diff_needs_two_snapshots(api: sandbox.Sandbox, tmp_path: Path) -> None:
 # Logs, progress, quiet
 
 
-def test_quiet_leaves_stderr_empty(api: sandbox.Sandbox, tmp_path: Path) -> None:
+def test_quiet_prints_nothing_at_all_on_success(api: sandbox.Sandbox, tmp_path: Path) -> None:
     target = tmp_path / "x.csv"
     loud = run("export", "--page-size", "20", "-o", target)
+    assert loud.stdout == f"{target}\n"
     assert len(loud.stderr.splitlines()) == 1  # the summary line; no progress bar off a TTY
     quiet = run("--quiet", "export", "--page-size", "20", "--mode", "overwrite", "-o", target)
-    assert (quiet.exit_code, quiet.stdout, quiet.stderr) == (0, f"{target}\n", "")
+    assert (quiet.exit_code, quiet.stdout, quiet.stderr) == (0, "", "")
+    assert target.read_bytes() == tmp_path.joinpath("x.csv").read_bytes()
+    for args in (["charts", "-o", tmp_path / "c"], ["report", "-o", tmp_path / "r"],
+                 ["snapshot", "--store", tmp_path / "s"]):  # fmt: skip
+        done = run("--quiet", *args)
+        assert (done.exit_code, done.stdout, done.stderr) == (0, "", ""), args
 
 
 def test_info_logs_go_to_stderr(api: sandbox.Sandbox, tmp_path: Path) -> None:

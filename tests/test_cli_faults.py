@@ -63,7 +63,35 @@ USAGE_ERRORS: dict[str, tuple[list[str], str]] = {
     "tag-without-key": (["summary", "--tag", "=prod"], "'--tag': '=prod' is not KEY=VALUE"),
     "tag-empty-value": (
         ["summary", "--tag", "env="],
-        "imgframe: error: tags[0].value must not be empty",
+        "Invalid value for '--tag': 'env=' is not KEY=VALUE",
+    ),
+    "tag-comma-in-value": (
+        ["summary", "--tag", "env=prod,ml"],
+        "Invalid value for '--tag': 'ml' is not KEY=VALUE (several tags: --tag a=1,b=2 or",
+    ),
+    "tags-per-output-count": (
+        ["export", "-o", "a.csv", "-o", "b.csv", "-o", "c.csv", "--tags", "long", "--tags", "wide"],
+        "imgframe: error: --tags is given 2 times for 3 CSV output(s): give it once for all",
+    ),
+    "by-unknown-column": (
+        ["summary", "--by", "nosuchcolumn"],
+        "imgframe: error: summarize: no column(s) nosuchcolumn; the frame has zoneId, regionId",
+    ),
+    "by-list-column": (
+        ["summary", "--by", "osType,tags"],
+        "imgframe: error: summarize: cannot group by list column 'tags'",
+    ),
+    "manifest-is-an-output": (
+        ["export", "-o", "x.csv", "--manifest", "x.csv"],
+        "imgframe: error: the manifest x.csv is also an output",
+    ),
+    "metrics-is-an-output": (
+        ["export", "-o", "x.csv", "--metrics-file", "x.csv"],
+        "imgframe: error: the metrics file x.csv is also an output",
+    ),
+    "zone-placeholder-dotdot": (
+        ["export", "--zone-id", "..", "-o", "out/{zone}/x.csv"],
+        "imgframe: error: zone id '..' cannot fill {zone} in an output path",
     ),
     "zone-and-all-zones": (
         ["summary", "--zone-id", "asia-east-1a", "--all-zones"],

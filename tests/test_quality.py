@@ -84,6 +84,7 @@ ERROR_TREE = {
     "DataError": ("ImgframeError",),
     "NotListedError": ("DataError",),
     "ResponseDataError": ("DataError",),
+    "EmptyResultError": ("DataError",),
     "IncompleteError": ("DataError",),
     "ExportError": ("ImgframeError",),
     "StoreBusyError": ("ExportError",),

@@ -14,10 +14,20 @@ Nothing is written when the fetch fails.
 
 from __future__ import annotations
 
+import signal
+
 import click
 
 from .._version import __version__
-from .app import LOG_LEVELS, ErrorBoundary, Settings, flag_of, given_on_command_line, setup_logging
+from .app import (
+    LOG_LEVELS,
+    ErrorBoundary,
+    Settings,
+    Terminated,
+    flag_of,
+    given_on_command_line,
+    setup_logging,
+)
 from .commands import charts, diff, export, report, snapshot, summary, zones
 from .serve import sandbox_command
 
@@ -58,7 +68,12 @@ __all__ = ["cli", "main"]
     show_default=True,
     help="Logs go to stderr; debug adds HTTP details and tracebacks (never secrets).",
 )
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars or summary lines.")
+@click.option(
+    "-q",
+    "--quiet",
+    is_flag=True,
+    help="Print nothing on success: no paths, progress bars or summary lines (errors still).",
+)
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -73,8 +88,13 @@ def cli(
     """Zenlayer Cloud image inventory as data: exports, summaries, charts and reports.
 
     Credentials come from ZENLAYER_ACCESS_KEY_ID + ZENLAYER_ACCESS_KEY_SECRET,
-    ZENLAYER_TOKEN, or the official CLI's ~/.zenlayer/credentials.json. Exit codes: 0 success,
-    1 API or data error, 2 usage error.
+    ZENLAYER_TOKEN, or the official CLI's ~/.zenlayer/credentials.json.
+
+    \b
+    Exit codes: 0 success; 1 API, network, data or file error (diff --exit-code:
+    changes found); 2 usage error, before any request; 3 incomplete result; 4 nothing
+    matched (--fail-on-empty); 75 snapshot store busy; 130 interrupted; 141 stdout closed
+    by its reader; 143 terminated (SIGTERM).
 
     \b
     Examples:
@@ -104,5 +124,10 @@ for _command in (zones, export, summary, charts, report, snapshot, diff, sandbox
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: SIGTERM ends the run like Ctrl-C does, cleaning up."""
+    signal.signal(signal.SIGTERM, _terminate)
     cli(prog_name="imgframe")
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated

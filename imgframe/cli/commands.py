@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from ..defaults import CHART_FORMATS, EXPORT_FORMATS, TABLE_FORMATS, TAG_LAYOUTS, WRITE_MODES
-from .app import Settings, pass_settings, say
+from .app import Settings, pass_settings, say, show
 from .options import fetch_options, load_images, read_source, split_list
 
 __all__ = ["charts", "diff", "export", "report", "snapshot", "summary", "zones"]
@@ -57,10 +57,10 @@ def zones(settings: Settings, fmt: str) -> None:
     "--tags",
     "tags_mode",
     type=click.Choice(TAG_LAYOUTS),
-    default="list",
-    show_default=True,
-    help="Tags in CSV outputs: a JSON list, one row per tag (tagKey, tagValue), or one "
-    "tag:<key> column per key. Parquet and JSONL keep the list.",
+    multiple=True,
+    help="Tags in CSV outputs: a JSON list (default), one row per tag (tagKey, tagValue), "
+    "or one tag:<key> column per key. Once for every CSV output, or once per CSV output in "
+    "order. Parquet and JSONL keep the list.",
 )
 @click.option(
     "--partition-by",
@@ -92,7 +92,7 @@ def export(
     /,
     outputs: tuple[str, ...],
     fmt: str | None,
-    tags_mode: str,
+    tags_mode: tuple[str, ...],
     partition_by: tuple[str, ...],
     mode: str,
     manifest: Path | None,
@@ -110,10 +110,13 @@ def export(
       imgframe export --zone-id asia-east-1a --os-type linux -o linux.csv --tags wide
       imgframe export --partition-by zoneId -o exports/dataset --mode overwrite
     """
+    from ..errors import InvalidArgument
     from ..export import plan_exports, zones_of
 
     started = time.monotonic()
     source = read_source(kwargs)
+    if source.metrics_file is not None and source.metrics_file in {manifest, *map(Path, outputs)}:
+        raise InvalidArgument(f"the metrics file {source.metrics_file} is also an output")
     plan = plan_exports(
         outputs,
         format=fmt,
@@ -128,8 +131,10 @@ def export(
     frame = load_images(settings, source)
     zones = zones_of(frame) if source.path is not None else source.requested_zones
     result = plan.write(frame, zones=zones, source=source.path)
+    if settings.metrics is not None:
+        settings.metrics.bytes_written = result.bytes
     for written in result.files:
-        click.echo(str(written.path))
+        show(settings, written.path)
     say(settings, result.describe(time.monotonic() - started))
 
 
@@ -154,10 +159,15 @@ def summary(settings: Settings, /, by: tuple[str, ...], fmt: str, **kwargs: Any)
       imgframe --sandbox summary --by category,osType
       imgframe summary --from exports/latest.parquet --by imageStatus --format markdown
     """
-    from ..summary import format_table, summarize
+    from ..schema import FETCHED_COLUMNS
+    from ..summary import check_groups, format_table, summarize
 
-    frame = load_images(settings, read_source(kwargs))
-    click.echo(format_table(summarize(frame, by=split_list(by)), fmt))
+    source = read_source(kwargs)
+    groups = split_list(by)
+    if source.path is None:  # a fetch's columns are known: a bad --by never costs a fetch
+        check_groups(groups, FETCHED_COLUMNS)
+    frame = load_images(settings, source)
+    click.echo(format_table(summarize(frame, by=groups), fmt))
 
 
 @click.command()
@@ -185,7 +195,7 @@ def charts(settings: Settings, /, output_dir: Path, fmt: str, **kwargs: Any) -> 
 
     frame = load_images(settings, read_source(kwargs))
     for path in save_charts(summary_charts(frame), output_dir, format=fmt):
-        click.echo(str(path))
+        show(settings, path)
 
 
 @click.command()
@@ -240,8 +250,8 @@ def report(
     paths = build_report(
         frame, output_dir, require_tags=split_list(require_tags), max_rows=max_rows, store=store
     )
-    click.echo(str(paths.html))
-    click.echo(str(paths.markdown))
+    show(settings, paths.html)
+    show(settings, paths.markdown)
 
 
 @click.command()
@@ -276,7 +286,7 @@ def snapshot(
     info = write_snapshot(
         frame, store, snapshot_date=snapshot_date.date() if snapshot_date else None
     )
-    click.echo(str(info.path))
+    show(settings, info.path)
     say(settings, info.describe())
 
 
@@ -313,6 +323,11 @@ def snapshot(
     show_default=True,
     help="table and markdown start with a summary line; csv and json are the changes alone.",
 )
+@click.option(
+    "--exit-code",
+    is_flag=True,
+    help="Exit 1 when anything changed, 0 when nothing did (as git diff --exit-code).",
+)
 @pass_settings
 def diff(
     settings: Settings,
@@ -321,11 +336,13 @@ def diff(
     to_date: datetime | None,
     output: Path | None,
     fmt: str,
+    exit_code: bool,
 ) -> None:
     """What changed between two snapshots: images added and removed, fields changed.
 
     One row per change: zoneId, imageId, change (added, removed, changed), and for changed
-    images the field with its old and new value.
+    images the field with its old and new value. With --exit-code, exit 1 when anything
+    changed and 0 when nothing did (as git diff --exit-code).
 
     \b
     Example:
@@ -354,3 +371,5 @@ def diff(
 
         write_export(changes, output, mode="overwrite")
         say(settings, f"wrote {len(changes)} changes to {output}")
+    if exit_code and len(changes):
+        click.get_current_context().exit(1)

@@ -11,9 +11,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from ..defaults import DEFAULT_CONCURRENCY, DEFAULT_PAGE_SIZE, MAX_CONCURRENCY
+from ..errors import EmptyResultError
 from ..filters import IMAGE_FILTERS, Filter
 from ..schema import MAX_PAGE_SIZE
-from .app import Settings, flag_of, given_on_command_line
+from .app import Settings, flag_of, given_on_command_line, say
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,12 +30,21 @@ def split_list(values: Sequence[str]) -> list[str]:
 
 
 def parse_tags(values: Sequence[str]) -> list[dict[str, str]] | None:
+    """``--tag`` values as tag dicts: repeatable and comma-separated like the other list
+    options (``--tag env=prod,team=ml`` is two tags), spaces around keys and values trimmed.
+    A piece without ``=``, or with an empty key or value, is a usage error (a value cannot
+    hold a comma: the API's tag values are plain words)."""
     tags = []
     for value in values:
-        key, sep, item = value.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{value!r} is not KEY=VALUE", param_hint="'--tag'")
-        tags.append({"key": key, "value": item})
+        for piece in value.split(","):
+            key, sep, item = (part.strip() for part in piece.partition("="))
+            if not sep or not key or not item:
+                raise click.BadParameter(
+                    f"{piece.strip()!r} is not KEY=VALUE (several tags: --tag a=1,b=2 or "
+                    "--tag a=1 --tag b=2)",
+                    param_hint="'--tag'",
+                )
+            tags.append({"key": key, "value": item})
     return tags or None
 
 
@@ -67,7 +77,12 @@ _FETCH_PARAMS = (
     "page_size",
     "max_concurrency",
     "verify",
+    "allow_incomplete",
+    "fail_on_empty",
+    "metrics_file",
 )
+#: Of those, the ones that apply with --from too.
+_ANY_SOURCE = frozenset({"source", "from_raw_formulas", "fail_on_empty", "metrics_file"})
 
 
 def fetch_options(command: F) -> F:
@@ -115,6 +130,23 @@ def fetch_options(command: F) -> F:
             help="Page each zone until two passes agree: exact even when images are added "
             "and removed while paging, at twice the requests.",
         ),
+        click.option(
+            "--allow-incomplete",
+            is_flag=True,
+            help="Keep a result whose pages never add up to their totalCount (a warning, "
+            "recorded in the manifest) instead of failing with exit code 3.",
+        ),
+        click.option(
+            "--fail-on-empty",
+            is_flag=True,
+            help="Exit 4, writing nothing, when no image matches (for scheduled runs).",
+        ),
+        click.option(
+            "--metrics-file",
+            type=click.Path(dir_okay=False, path_type=Path),
+            help="Write run metrics here, as a Prometheus textfile (node_exporter), on success "
+            "and failure alike.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -132,6 +164,9 @@ class Source:
     page_size: int
     max_concurrency: int
     verify: bool = False
+    allow_incomplete: bool = False
+    fail_on_empty: bool = False
+    metrics_file: Path | None = None
 
     @property
     def requested_zones(self) -> list[str] | None:
@@ -141,8 +176,10 @@ class Source:
 
 def read_source(kwargs: dict[str, Any]) -> Source:
     """Pop the fetch options from a command's keyword arguments and check them: click's usage
-    errors and :class:`InvalidArgument` (exit code 2), all before any request is sent."""
+    errors and :class:`InvalidArgument` (exit code 2), all before any request is sent. With
+    ``--metrics-file``, the run's metrics are recorded from here on (written at the end)."""
     from ..filters import ImageFilters, check_zone_id
+    from ..metrics import RunMetrics
 
     ctx = click.get_current_context()
     params = {name: kwargs.pop(name) for name in _FETCH_PARAMS}
@@ -150,7 +187,11 @@ def read_source(kwargs: dict[str, Any]) -> Source:
     if params["all_zones"] and zone_ids:
         raise click.UsageError("--zone-id and --all-zones cannot be used together")
     if params["source"] is not None:
-        api_only = [flag_of(ctx, n) for n in _FETCH_PARAMS[2:] if given_on_command_line(ctx, n)]
+        api_only = [
+            flag_of(ctx, n)
+            for n in _FETCH_PARAMS
+            if n not in _ANY_SOURCE and given_on_command_line(ctx, n)
+        ]
         if api_only:
             raise click.UsageError(
                 "--from reads an export; these options only apply to API fetches: "
@@ -162,6 +203,11 @@ def read_source(kwargs: dict[str, Any]) -> Source:
     ImageFilters.build(**filters)
     for zone in zone_ids:
         check_zone_id(zone)
+    if params["metrics_file"] is not None:
+        settings = ctx.find_object(Settings)
+        if settings is not None:
+            settings.metrics = RunMetrics(command=ctx.command.name or "imgframe")
+            settings.metrics_path = params["metrics_file"]
     return Source(
         path=params["source"],
         raw_formulas=params["from_raw_formulas"],
@@ -170,20 +216,44 @@ def read_source(kwargs: dict[str, Any]) -> Source:
         page_size=params["page_size"],
         max_concurrency=params["max_concurrency"],
         verify=params["verify"],
+        allow_incomplete=params["allow_incomplete"],
+        fail_on_empty=params["fail_on_empty"],
+        metrics_file=params["metrics_file"],
     )
 
 
 def load_images(settings: Settings, source: Source) -> pd.DataFrame:
-    """The frame a data command works on: read from ``--from``, or fetched from the API."""
+    """The frame a data command works on: read from ``--from``, or fetched from the API.
+
+    An empty result is said on stderr with the filters that found nothing (unless
+    ``--quiet``), or, with ``--fail-on-empty``, is an :class:`EmptyResultError` (exit code
+    4) before anything is written.
+    """
     if source.path is not None:
         from ..export import read_export
 
-        return read_export(source.path, neutralized_formulas=not source.raw_formulas)
-    client = settings.client(source.max_concurrency)
-    return client.fetch_images(
-        source.zone_ids or "all",
-        page_size=source.page_size,
-        verify=source.verify,
-        progress=False if settings.quiet else None,
-        **source.filters,
-    )
+        frame = read_export(source.path, neutralized_formulas=not source.raw_formulas)
+        where = f"in {source.path}"
+    else:
+        from ..filters import ImageFilters
+
+        client = settings.client(source.max_concurrency)
+        frame = client.fetch_images(
+            source.zone_ids or "all",
+            page_size=source.page_size,
+            verify=source.verify,
+            allow_incomplete=source.allow_incomplete,
+            progress=False if settings.quiet else None,
+            **source.filters,
+        )
+        zones = ", ".join(source.zone_ids) if source.zone_ids else "every zone"
+        filters = ImageFilters.build(**source.filters).describe()
+        where = f"in {zones}" + (f" with {filters}" if filters else " (no filters)")
+    if settings.metrics is not None:
+        settings.metrics.fetch = frame.attrs.get("imgframe")
+    if len(frame) == 0:
+        message = f"no images matched {where}"
+        if source.fail_on_empty:
+            raise EmptyResultError(message + "; nothing was written (--fail-on-empty)")
+        say(settings, f"imgframe: {message}")
+    return frame

@@ -52,6 +52,7 @@ def write_dataset(
             raise InvalidArgument(f"partition_by: cannot partition on nested column {name!r}")
     if mode == "append" and target.exists():
         return append_dataset(df, target, partition_by, metadata)
+    check_replaceable(target)
     table = frame_to_arrow(df, target, document=metadata_document(df, metadata, partition_by))
     try:
         with staging_directory(target) as staging:
@@ -62,6 +63,27 @@ def write_dataset(
     except Exception as exc:
         raise export_error(target, exc) from exc
     return WrittenFile(target, table.num_rows, size_on_disk(target), "parquet")
+
+
+def is_dataset(path: Path) -> bool:
+    """True for a dataset directory imgframe wrote (its ``_common_metadata`` says so)."""
+    common = path / COMMON_METADATA
+    if not common.is_file():
+        return False
+    try:
+        return METADATA_KEY.encode() in (pq.read_schema(common).metadata or {})
+    except (OSError, pa.ArrowInvalid):
+        return False
+
+
+def check_replaceable(target: Path) -> None:
+    """Refuse to replace a directory imgframe did not write: ``mode="overwrite"`` of a
+    dataset deletes the old directory, and it must never be somebody's own files."""
+    if target.is_dir() and not target.is_symlink() and not is_dataset(target):
+        raise ExportError(
+            f"refusing to replace {target}: it is a directory that is not an imgframe dataset "
+            f"(no {COMMON_METADATA} written by imgframe); remove it or choose another path"
+        )
 
 
 def _write_dataset_files(table: pa.Table, directory: Path, partition_by: Sequence[str]) -> None:

@@ -20,7 +20,9 @@ def expand_placeholders(
     must be timezone-aware). ``{zone}`` is the zone id when ``zones`` holds exactly one,
     ``multi`` when it holds several, and ``all`` when it is ``None`` or empty (every zone was
     fetched). Characters other than letters, digits, ``.``, ``_`` and ``-`` in a zone id become
-    ``_``. ``{{`` and ``}}`` are literal braces; any other placeholder is an
+    ``_``, and a zone id that would be a hidden or relative path part (``.``, ``..``, a leading
+    dot) is refused, so ``{zone}`` never writes outside the directory the template names.
+    ``{{`` and ``}}`` are literal braces; any other placeholder, or a format spec on one, is an
     :class:`~imgframe.errors.InvalidArgument`.
 
     >>> when = datetime(2025, 3, 1, 8, 30, 5, tzinfo=UTC)
@@ -39,6 +41,11 @@ def expand_placeholders(
         zone = "all"
     elif len(unique) == 1:
         zone = re.sub(r"[^A-Za-z0-9._-]", "_", unique[0]) or "_"
+        if zone.startswith("."):
+            raise InvalidArgument(
+                f"zone id {unique[0][:40]!r} cannot fill {{zone}} in an output path "
+                "(it would name a hidden or parent directory)"
+            )
     else:
         zone = "multi"
     values = {"date": utc.strftime("%Y-%m-%d"), "time": utc.strftime("%H%M%S"), "zone": zone}
@@ -47,9 +54,17 @@ def expand_placeholders(
     except ValueError as exc:
         raise InvalidArgument(f"bad output path template {template!r}: {exc}") from None
     for _, name, spec, conversion in fields:
-        if name is not None and (name not in values or spec or conversion):
+        if name is None:
+            continue
+        if name not in values:
             raise InvalidArgument(
                 f"unknown placeholder {{{name}}} in {template!r}; use {{date}}, {{time}}, "
                 "{zone} (and {{ }} for literal braces)"
+            )
+        if spec or conversion:
+            shown = name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+            written = "{" + shown + "}"
+            raise InvalidArgument(
+                f"placeholder {written} in {template!r} takes no format: write {{{name}}}"
             )
     return template.format_map(values)

@@ -27,6 +27,7 @@ import pandas as pd
 from ..defaults import TAG_LAYOUTS, WRITE_MODES
 from ..errors import ExportError, InvalidArgument
 from .base import WrittenFile, zones_of
+from .dataset import check_replaceable
 from .formats import detect_format, write_export
 from .manifest import write_manifest
 from .paths import expand_placeholders
@@ -88,15 +89,25 @@ class ExportPlan:
         return paths
 
     def check(self, zones: Sequence[str] | None) -> list[Path]:
-        """The targets, refusing (with ``mode="error"``) any that exists, so that nothing is
-        fetched or written when one output would be refused."""
+        """The targets, refusing whatever would be refused later, so that nothing is fetched
+        or written when one output would be: (with ``mode="error"``) a target that exists, a
+        directory that a dataset would replace but imgframe did not write, a file where a
+        directory is, and a manifest that is also an output."""
         paths = self.targets(zones)
-        if self.mode == "error":
-            for path in paths:
-                if path.exists() or path.is_symlink():
-                    raise ExportError(
-                        f"cannot write {path}: it already exists (use --mode overwrite or append)"
-                    )
+        if self.manifest is not None and self.manifest.resolve() in {p.resolve() for p in paths}:
+            raise InvalidArgument(f"the manifest {self.manifest} is also an output")
+        for path in paths:
+            if self.mode == "error" and (path.exists() or path.is_symlink()):
+                raise ExportError(
+                    f"cannot write {path}: it already exists (use --mode overwrite or append)"
+                )
+            if self.partition_by:
+                if self.mode == "overwrite":
+                    check_replaceable(path)
+                if path.is_file():
+                    raise ExportError(f"cannot write a dataset to {path}: it is a file")
+            elif path.is_dir():
+                raise ExportError(f"cannot write {path}: it is a directory")
         return paths
 
     def write(
@@ -142,7 +153,7 @@ def plan_exports(
     outputs: Sequence[str | os.PathLike[str] | Output],
     *,
     format: str | None = None,
-    tags: str = "list",
+    tags: str | Sequence[str] = "list",
     partition_by: Sequence[str] | None = None,
     mode: str = "error",
     manifest: str | os.PathLike[str] | None = None,
@@ -154,16 +165,17 @@ def plan_exports(
     options valid. Raises :class:`~imgframe.errors.InvalidArgument` naming the problem.
 
     ``format`` and ``tags`` apply to outputs given as paths; an :class:`Output` carries its
-    own. ``now`` (default: the current time) fills ``{date}`` and ``{time}``.
+    own. ``tags`` is one layout for every CSV output, or one per CSV output, in order (the
+    command line's ``-o a.csv --tags long -o b.csv --tags wide``); any other count is
+    refused rather than guessed. ``now`` (default: the current time) fills ``{date}`` and
+    ``{time}``.
     """
     if mode not in WRITE_MODES:
         raise InvalidArgument(f"mode must be one of {', '.join(WRITE_MODES)}, not {mode!r}")
     if not outputs:
         raise InvalidArgument("plan_exports: give at least one output")
-    given = tuple(
-        o if isinstance(o, Output) else Output(os.fspath(o), format, tags) for o in outputs
-    )
     partition = tuple(partition_by or ())
+    given = _with_layouts(outputs, format, tags, partition)
     formats = []
     for output in given:
         if output.tags not in TAG_LAYOUTS:
@@ -187,13 +199,37 @@ def plan_exports(
     )
 
 
+def _with_layouts(
+    outputs: Sequence[str | os.PathLike[str] | Output],
+    format: str | None,
+    tags: str | Sequence[str],
+    partition: tuple[str, ...],
+) -> tuple[Output, ...]:
+    """Every output as an :class:`Output`, CSV outputs given their tag layout."""
+    layouts = [tags] if isinstance(tags, str) else list(tags) or ["list"]
+    paths = [o for o in outputs if not isinstance(o, Output)]
+    csv = [p for p in paths if detect_format(Path(p), format, partition or None).startswith("csv")]
+    if len(layouts) not in (1, len(csv)):
+        raise InvalidArgument(
+            f"--tags is given {len(layouts)} times for {len(csv)} CSV output(s): give it once "
+            "for all of them, or once per CSV output in the same order"
+        )
+    paired = iter(layouts * len(csv) if len(layouts) == 1 else layouts)
+    return tuple(
+        o
+        if isinstance(o, Output)
+        else Output(os.fspath(o), format, next(paired) if o in csv else "list")
+        for o in outputs
+    )
+
+
 def write_exports(
     frame: pd.DataFrame,
     outputs: Sequence[str | os.PathLike[str] | Output],
     *,
     zones: Sequence[str] | None = None,
     format: str | None = None,
-    tags: str = "list",
+    tags: str | Sequence[str] = "list",
     partition_by: Sequence[str] | None = None,
     mode: str = "error",
     manifest: str | os.PathLike[str] | None = None,

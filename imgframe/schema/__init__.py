@@ -81,3 +81,7 @@ ZONE_FIELDS = (
 )
 #: The zone columns joined onto an image frame (after ``zoneId``).
 ZONE_JOIN_COLUMNS = ("regionId", "zoneName", "cityName", "countryCode")
+
+#: The columns of every fetched frame, in order (fields the API adds later come after
+#: ``tags``): one zone, a list or all zones, the same columns.
+FETCHED_COLUMNS = ("zoneId", *ZONE_JOIN_COLUMNS, *IMAGE_FIELDS, "fetchedAt")
