@@ -11,7 +11,8 @@ from dataclasses import dataclass
 #: The zone the API reference uses for its seed example (``osType=linux``, 16 matches).
 REFERENCE_ZONE = "asia-east-1a"
 
-# nicNetworkType values, comma-joined (see imgframe.sandbox.image for why).
+# nicNetworkType values, comma-joined (a listing kind holds one string; see
+# imgframe.sandbox.listing).
 NIC_BOTH = "FailOver,VirtioOnly"
 NIC_VIRTIO = "VirtioOnly"
 NIC_FAILOVER = "FailOver"
