@@ -22,7 +22,8 @@ Fault kinds (:data:`FAULT_KINDS`; ``<status>-<body>`` works for any status of
                    (``DEFAULT_SLOW_SECONDS`` when unset) before the rest arrives
 ``truncated``      ``Content-Length`` announces more bytes than are sent, then the socket closes
 ``malformed``      200 with a body that is not JSON
-``no-dataset``     200 envelope whose ``response`` lacks ``dataSet`` (``zoneSet``)
+``no-dataset``     200 envelope whose ``response`` lacks ``dataSet`` (``zoneSet``), for
+                   every action
 ``403-challenge``  403 HTML with ``cf-mitigated: challenge`` (a network-layer challenge)
 ``451``            451 HTML (blocked by policy)
 =================  ==========================================================================
@@ -52,7 +53,8 @@ FAULT_KINDS = (
 )  # fmt: skip
 #: How long a scripted ``slow`` answer stalls when ``slow_body_seconds`` is not set.
 DEFAULT_SLOW_SECONDS = 3.0
-ACTIONS = ("DescribeImages", "DescribeZones")
+#: The actions the sandbox answers (scripted faults may target one).
+ACTIONS = ("DescribeImages", "DescribeZones", "DescribeCustomImages", "DescribeInstances")
 
 
 def error_kind(kind: str) -> tuple[int, ErrorBody] | None:
@@ -106,7 +108,8 @@ class Faults:
     slow_body_seconds: float = 0.0
     #: Share of answers sent slowly while ``slow_body_seconds`` > 0.
     slow_rate: float = 1.0
-    #: Custom images deleted and created in the zone before each DescribeImages answer.
+    #: Custom images deleted and created in the zone before each DescribeImages answer
+    #: (DescribeImages only: the other actions are not churned).
     churn_per_request: int = 0
     #: What churn does: "balanced" deletes and creates as many (totalCount stays the same,
     #: the hardest case for a pager), "create" only creates, "delete" only deletes.

@@ -23,9 +23,9 @@ each row's served JSON bytes, None until a page holding the row is first served,
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields, replace
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -35,6 +35,7 @@ from imgframe.sandbox.tags import Tags, encode_tags
 
 Codes = npt.NDArray[np.intp]
 Objects = npt.NDArray[np.object_]
+Flags = npt.NDArray[np.bool_]
 N = TypeVar("N", int, Codes)
 
 CUSTOM_IMAGE = "CUSTOM_IMAGE"
@@ -179,29 +180,79 @@ class Listing:
 
     def take(self, index: Codes, n_public: int = 0) -> Listing:
         """The rows at ``index``, in that order."""
-        return _listing({f: getattr(self, f)[index] for f in _COLUMNS}, n_public)
+        return replace(take_rows(self, index), n_public=n_public)
 
     def with_column(self, name: str, index: Codes, values: Sequence[Any]) -> Listing:
         """A copy with ``values`` written at ``index`` of column ``name``."""
-        column = getattr(self, name).copy()
-        column[index] = values
-        blobs = self.blobs.copy()
-        blobs[index] = None  # those rows serve different bytes now
-        return replace(self, **{name: column, "blobs": blobs})
+        return with_values(self, name, index, values)
 
     @staticmethod
     def concat(parts: Sequence[Listing], n_public: int = 0) -> Listing:
         """The rows of ``parts`` one after the other."""
-        return _listing(
-            {f: np.concatenate([getattr(p, f) for p in parts]) for f in _COLUMNS}, n_public
-        )
+        return replace(concat_rows(parts), n_public=n_public)
 
 
-_COLUMNS = tuple(f.name for f in fields(Listing) if f.name != "n_public")
+class Table(Protocol):
+    """A dataclass of columns, one array element per row, with a ``blobs`` cache column."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    @property
+    def blobs(self) -> Objects: ...
 
 
-def _listing(columns: dict[str, Any], n_public: int) -> Listing:
-    return Listing(**columns, n_public=n_public)
+R = TypeVar("R", bound=Table)
+
+
+def _row_fields(table: Table) -> list[str]:
+    return [f.name for f in fields(table) if isinstance(getattr(table, f.name), np.ndarray)]
+
+
+def take_rows(table: R, index: Codes | slice) -> R:
+    """A table (a dataclass of row arrays, such as :class:`Listing`) of the rows at ``index``."""
+    return replace(table, **{f: getattr(table, f)[index] for f in _row_fields(table)})
+
+
+def concat_rows(parts: Sequence[R]) -> R:
+    """The rows of several tables of one type, one after the other."""
+    names = _row_fields(parts[0])
+    return replace(parts[0], **{f: np.concatenate([getattr(p, f) for p in parts]) for f in names})
+
+
+def cached_blobs(
+    table: Table,
+    index: Codes | slice,
+    build: Callable[[Codes], list[bytes]],
+    keep: bool = True,
+) -> list[bytes]:
+    """The served bytes of a table's rows at ``index``, in order: those served before come
+    from the table's ``blobs`` cache, the others from ``build(rows)`` (then cached, if
+    ``keep``). Rows are built at most once however many threads ask: a race builds equal
+    bytes twice, which is harmless."""
+    found: list[bytes | None] = table.blobs[index].tolist()
+    missing = [k for k, blob in enumerate(found) if blob is None]
+    if not missing:
+        return found  # type: ignore[return-value]
+    if isinstance(index, slice):
+        rows = np.arange(*index.indices(len(table.blobs)), dtype=np.intp)[missing]
+    else:
+        rows = index[missing]
+    made = build(rows)
+    if keep:
+        table.blobs[rows] = made
+    for k, blob in zip(missing, made, strict=True):
+        found[k] = blob
+    return found  # type: ignore[return-value]
+
+
+def with_values(table: R, name: str, index: Codes, values: Sequence[Any] | Codes) -> R:
+    """A copy of a table with ``values`` written at ``index`` of column ``name``; the rows'
+    cached ``blobs`` are dropped, since they serve different bytes now."""
+    column = getattr(table, name).copy()
+    column[index] = values
+    blobs = table.blobs.copy()
+    blobs[index] = None
+    return replace(table, **{name: column, "blobs": blobs})
 
 
 @functools.cache

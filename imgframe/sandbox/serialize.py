@@ -15,8 +15,6 @@ import json
 from json.encoder import encode_basestring as _quote
 from typing import Any, Literal
 
-import numpy as np
-
 from imgframe.sandbox.listing import (
     DESCRIPTIONS,
     KINDS,
@@ -26,6 +24,7 @@ from imgframe.sandbox.listing import (
     Codes,
     Listing,
     TagTable,
+    cached_blobs,
 )
 from imgframe.sandbox.tags import decode_tags
 
@@ -69,20 +68,9 @@ class Serializer:
         self._tag_texts: dict[tuple[int, bool], str] = {}
 
     def blobs(self, listing: Listing, index: Codes | slice, keep: bool = True) -> list[bytes]:
-        """The served bytes of each row at ``index``, in order. Rows serialized before come
-        from the listing's cache; the others are built (and cached, if ``keep``)."""
-        found: list[bytes | None] = listing.blobs[index].tolist()
-        if None not in found:
-            return found  # type: ignore[return-value]
-        positions = np.arange(len(listing), dtype=np.intp)[index]
-        missing = [k for k, blob in enumerate(found) if blob is None]
-        rows = positions[missing]
-        made = self._build(listing, rows)
-        if keep:
-            listing.blobs[rows] = made
-        for k, blob in zip(missing, made, strict=True):
-            found[k] = blob
-        return found  # type: ignore[return-value]
+        """The served bytes of each row at ``index``, in order (cached in the listing, if
+        ``keep``)."""
+        return cached_blobs(listing, index, lambda rows: self._build(listing, rows), keep)
 
     def page(self, listing: Listing, index: Codes | slice) -> bytes:
         """A JSON array of the rows at ``index``."""
