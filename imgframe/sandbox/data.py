@@ -293,15 +293,17 @@ TEAM_GROUP_NAMES: dict[str, str] = {
     "growth": "Growth",
 }
 
-#: DescribeInstances ``status`` values. Not listed by the SDK or the API reference; this is the
-#: set the sandbox serves (and validates the ``status`` filter against), with the relative
-#: frequency of each in a day-0 fleet.
+#: DescribeInstances ``status`` values, in lifecycle order. Not listed by the SDK or the API
+#: reference; this is the set the sandbox serves (and validates the ``status`` filter
+#: against), with the relative frequency of each in a day-0 fleet. (The Terraform provider
+#: also names DEPLOYING, REBUILDING, REINSTALL_FAILED and RESIZING, which the sandbox never
+#: serves.)
 INSTANCE_STATUS_WEIGHTS: dict[str, int] = {
-    "RUNNING": 720,
-    "STOPPED": 110,
     "PENDING": 12,
     "CREATING": 15,
+    "RUNNING": 720,
     "STOPPING": 10,
+    "STOPPED": 110,
     "BOOTING": 12,
     "REBOOTING": 10,
     "RELEASING": 12,
