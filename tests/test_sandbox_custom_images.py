@@ -211,3 +211,13 @@ def _raw(s: requests.Session, box: sandbox.Sandbox, **payload: Any) -> bytes:
     r = call(s, box, payload, action=CUSTOM)
     assert r.status_code == 200
     return r.content
+
+
+def test_tiny_catalogs_answer_empty_or_tiny_listings() -> None:
+    assert sandbox.Catalog(images=0).custom_images() == []
+    assert sandbox.Catalog(images=0, copies=1.0).custom_images() == []
+    everywhere = sandbox.Catalog(images=200, copies=1.0)
+    custom = everywhere.custom_images()
+    assert len(custom) == 200 - 163
+    assert all(2 <= len(r["regionIdList"]) <= 4 for r in custom)  # every image copied
+    check_consistent_with_describe_images(everywhere, custom)

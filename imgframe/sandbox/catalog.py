@@ -1,6 +1,7 @@
-"""The sandbox's image inventory: a deterministic, realistic catalog and its query engine.
+"""The sandbox's account: a deterministic, realistic catalog and its query engine.
 
-A :class:`Catalog` is a pure function of ``(images, seed, day, tags_shape)``:
+A :class:`Catalog` is a pure function of ``(images, seed, day, tags_shape, instances,
+copies)``:
 
 - **Zones**: eight zones with real-looking metadata (:data:`imgframe.sandbox.data.ZONES`).
 - **Public images**: the same line-up in every zone with small per-zone variation. Zone
@@ -13,6 +14,18 @@ A :class:`Catalog` is a pure function of ``(images, seed, day, tags_shape)``:
 - **Day n** is day 0 evolved n times: each day some custom images are created, some deleted,
   transitional statuses settle (CREATING -> AVAILABLE, a few FAILED), some images are
   renamed or re-tagged. Public images never change.
+- **Copies** (``copies``, a share; 0 by default): custom images also available in one to
+  three other regions, listed in each of those zones under the same id. Off by default, so the
+  DescribeImages bytes of every ``(images, seed, day, tags_shape)`` are what they always were.
+- **Resource groups** (:mod:`imgframe.sandbox.resources`): a default one and a few named after
+  teams; a custom image belongs to its team's group or the default one.
+- **Instances** (:mod:`imgframe.sandbox.fleet`, ``instances``; a fifth of ``images`` by
+  default) run the zone's images: most custom images none, a few many, Ubuntu most of all,
+  some an image deleted long ago. Days launch, stop and release a few; an image deleted by a
+  day leaves its instances pointing at it.
+
+Everything but the DescribeImages listings comes from streams of its own, so none of it moved
+a byte of those.
 
 Zones are held as column listings (:mod:`imgframe.sandbox.listing`), generated a batch at a
 time (:mod:`imgframe.sandbox.factory`) and serialized a page at a time when served
@@ -111,7 +124,12 @@ def _non_negative(name: str, value: object) -> int:
 
 
 class Catalog:
-    """The ground truth the sandbox serves: zones and their images, deterministic per seed.
+    """The ground truth the sandbox serves for one account: zones, images, resource groups and
+    instances, deterministic per seed.
+
+    ``instances``: the day-0 fleet size (None: ``images // 5``); ``copies``: the share of
+    custom images copied to other regions (0 keeps DescribeImages exactly as before). Bad
+    arguments raise :class:`~imgframe.errors.InvalidArgument`.
 
     >>> cat = Catalog(images=500, seed=7)
     >>> [im["imageName"] for im in cat.query("asia-east-1a", osType="linux")][:2]
@@ -438,8 +456,8 @@ class Catalog:
         self, flt: CustomImageFilter, page_num: int, page_size: int
     ) -> tuple[bytes, int]:
         """(``dataSet`` JSON array bytes, ``totalCount``) of one DescribeCustomImages page."""
-        listing, regions = self._customs()
-        key = ("custom", self._generation, flt)
+        generation, listing, regions = self._customs()
+        key = ("custom", generation, flt)
         rows = self._cached(
             key, lambda: flt.select(listing, self._tags, regions, self._resources.group_ids)
         )
@@ -494,14 +512,15 @@ class Catalog:
                 self._cache.popitem(last=False)
         return rows
 
-    def _customs(self) -> tuple[Listing, Codes]:
+    def _customs(self) -> tuple[int, Listing, Codes]:
         """Every custom image once (zone by zone, in listing order) and the regions each is
-        available in, as bit masks (bit k: zone k), rebuilt once per change."""
+        available in, as bit masks (bit k: zone k), rebuilt once per change; with the
+        generation they show."""
         with self._lock:
             generation, zones = self._generation, dict(self._zones)
             cached = self._customs_cache
             if cached is not None and cached[0] == generation:
-                return cached[1], cached[2]
+                return cached
         parts = [take_rows(zones[z], slice(zones[z].n_public, None)) for z in ZONE_IDS]
         everything = Listing.concat(parts)
         bits = np.concatenate([np.full(len(p), 1 << k, dtype=np.intp) for k, p in enumerate(parts)])
@@ -518,7 +537,7 @@ class Catalog:
             everything, bits = everything.take(keep), regions[keep]
         with self._lock:
             self._customs_cache = (generation, everything, bits)
-        return everything, bits
+        return generation, everything, bits
 
     def _snapshot(self, zone_id: str) -> tuple[Listing, int]:
         with self._lock:
