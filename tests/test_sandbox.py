@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from imgframe import sandbox
+from imgframe.errors import InvalidArgument
 from imgframe.sandbox.auth import authenticate
 from imgframe.sandbox.filters import ImageFilter
 from imgframe.schema import (
@@ -969,11 +970,11 @@ def test_count_agrees_with_query() -> None:
 
 def test_query_rejects_unknown_filters_and_zones() -> None:
     catalog = sandbox.Catalog(images=0)
-    with pytest.raises(TypeError, match="unknown DescribeImages filters: os_type"):
+    with pytest.raises(InvalidArgument, match="unknown DescribeImages filters: os_type"):
         catalog.query(HK, os_type="linux")
     with pytest.raises(sandbox.ParamError, match="osType 'Linux' is not valid"):
         catalog.query(HK, osType="Linux")
-    with pytest.raises(KeyError, match="unknown zone 'mars-1a'"):
+    with pytest.raises(InvalidArgument, match="unknown zone 'mars-1a'"):
         catalog.images("mars-1a")
 
 

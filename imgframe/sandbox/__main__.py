@@ -1,5 +1,6 @@
-"""``python -m imgframe.sandbox [--images N] [--seed S] [--day D] [--port P]``: serve a
-sandbox until Ctrl-C, printing its endpoint and the demo credentials."""
+"""``python -m imgframe.sandbox [--images N] [--seed S] [--day D] [--port P] [--instances N]
+[--copies SHARE]``: serve a sandbox until Ctrl-C, printing its endpoint and the demo
+credentials."""
 
 from __future__ import annotations
 
@@ -16,13 +17,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--day", type=int, default=0)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--latency-ms", type=float, default=0)
+    parser.add_argument("--instances", type=int, default=None, help="default: images / 5")
+    parser.add_argument("--copies", type=float, default=0.0, help="share copied to regions")
     args = parser.parse_args(argv)
     sb = Sandbox(
         images=args.images, seed=args.seed, day=args.day, latency_ms=args.latency_ms,
-        port=args.port,
+        port=args.port, instances=args.instances, copies=args.copies,
     )  # fmt: skip
     sb.start()
-    print(f"imgframe sandbox on {sb.endpoint} ({len(sb.catalog)} images, day {args.day})")
+    print(
+        f"imgframe sandbox on {sb.endpoint} ({len(sb.catalog)} images, "
+        f"{sum(sb.catalog.usage().values())} instances, day {args.day})"
+    )
     print(f"  ZENLAYER_ENDPOINT={sb.endpoint}")
     print(f"  ZENLAYER_ACCESS_KEY_ID={sb.access_key_id}")
     print(f"  ZENLAYER_ACCESS_KEY_SECRET={sb.access_key_secret}")

@@ -54,6 +54,20 @@ def authenticate(
     return _check_signature(headers, body, authorization, credentials, now)
 
 
+def principal(headers: Mapping[str, str]) -> tuple[str, str]:
+    """Who made a request :func:`authenticate` accepted: ``("token", token)`` or
+    ``("key", access key id)``.
+
+    >>> principal({"authorization": "Bearer t"})
+    ('token', 't')
+    """
+    scheme, _, token = headers.get("authorization", "").strip().partition(" ")
+    if scheme.lower() == "bearer":
+        return "token", token.strip()
+    parsed = parse_authorization(headers.get("authorization", "").strip())
+    return "key", parsed[0] if parsed is not None else ""
+
+
 def _check_signature(
     headers: Mapping[str, str],
     body: bytes,

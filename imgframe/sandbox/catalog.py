@@ -1,6 +1,7 @@
-"""The sandbox's image inventory: a deterministic, realistic catalog and its query engine.
+"""The sandbox's account: a deterministic, realistic catalog and its query engine.
 
-A :class:`Catalog` is a pure function of ``(images, seed, day, tags_shape)``:
+A :class:`Catalog` is a pure function of ``(images, seed, day, tags_shape, instances,
+copies)``:
 
 - **Zones**: eight zones with real-looking metadata (:data:`imgframe.sandbox.data.ZONES`).
 - **Public images**: the same line-up in every zone with small per-zone variation. Zone
@@ -13,63 +14,85 @@ A :class:`Catalog` is a pure function of ``(images, seed, day, tags_shape)``:
 - **Day n** is day 0 evolved n times: each day some custom images are created, some deleted,
   transitional statuses settle (CREATING -> AVAILABLE, a few FAILED), some images are
   renamed or re-tagged. Public images never change.
+- **Copies** (``copies``, a share; 0 by default): custom images also available in one to
+  three other regions, listed in each of those zones under the same id. Off by default, so the
+  DescribeImages bytes of every ``(images, seed, day, tags_shape)`` are what they always were.
+- **Resource groups** (:mod:`imgframe.sandbox.resources`): a default one and a few named after
+  teams; a custom image belongs to its team's group or the default one.
+- **Instances** (:mod:`imgframe.sandbox.fleet`, ``instances``; a fifth of ``images`` by
+  default) run the zone's images: most custom images none, a few many, Ubuntu most of all,
+  some an image deleted long ago. Days launch, stop and release a few; an image deleted by a
+  day leaves its instances pointing at it.
 
-Every image is serialized to compact JSON once, so a page is a join of byte strings, and
-filter results are cached per (zone, zone version, filter), so paging a filtered listing
-filters once. Lists are replaced, never mutated in place, which lets request threads read a
-consistent snapshot without holding the lock.
+Everything but the DescribeImages listings comes from streams of its own, so none of it moved
+a byte of those.
+
+Zones are held as column listings (:mod:`imgframe.sandbox.listing`), generated a batch at a
+time (:mod:`imgframe.sandbox.factory`) and serialized a page at a time when served
+(:mod:`imgframe.sandbox.serialize`), so a million images build in about a second. Filter
+results are cached per (zone, zone version, filter), so paging a filtered listing filters once.
+Listings are replaced, never changed in place, which lets request threads read a consistent
+snapshot without holding the lock; day 0 is kept, so going back to it costs nothing.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import gc
 import hashlib
 import json
 import random
+import re
 import threading
-from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Sequence
-from json.encoder import encode_basestring as _quote
-from typing import Any, Literal
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
+import numpy as np
+
+from imgframe.errors import InvalidArgument
 from imgframe.sandbox import data
-from imgframe.sandbox.filters import FILTER_FIELDS, ImageFilter, parse_filter
-from imgframe.sandbox.image import (
-    BLOB,
-    CATEGORY,
-    DESCRIPTION,
-    ID,
-    MIN_DISK,
-    NAME,
-    NIC,
-    OS_TYPE,
-    SIZE,
-    SOURCE,
-    STATUS,
-    TAGS,
-    TYPE,
-    VERSION,
-    Image,
-    Tags,
-    decode_tags,
-    encode_tags,
-    replace_fields,
+from imgframe.sandbox import fleet as fleets
+from imgframe.sandbox.factory import (
+    NEW_STATUS_CODES,
+    STATUS_CODES,
+    ZONE_CODES,
+    ZONE_IDS,
+    Factory,
+    draw_blocks,
+    sorted_heads,
 )
+from imgframe.sandbox.filters import (
+    FILTER_FIELDS,
+    CustomImageFilter,
+    ImageFilter,
+    InstanceFilter,
+    parse_custom_image_filter,
+    parse_filter,
+    parse_instance_filter,
+)
+from imgframe.sandbox.listing import (
+    KINDS,
+    MIN_DISKS,
+    SIZE_CODE,
+    SIZES,
+    STATUS_CODE,
+    STATUSES,
+    Codes,
+    Listing,
+    TagTable,
+    public_listing,
+    take_rows,
+)
+from imgframe.sandbox.resources import account_resources
+from imgframe.sandbox.serialize import TAGS_SHAPES, Serializer, TagsShape, dumps
 
-TagsShape = Literal["wrapper", "list", "mixed"]
-TAGS_SHAPES: tuple[TagsShape, ...] = ("wrapper", "list", "mixed")
+__all__ = ["BASE_DATE", "TAGS_SHAPES", "Catalog", "TagsShape"]
 
-PUBLIC_IMAGE = "PUBLIC_IMAGE"
-CUSTOM_IMAGE = "CUSTOM_IMAGE"
-
-#: Day 0 of every catalog; custom images are dated up to it, day n adds images dated n later.
-BASE_DATE = dt.date(2026, 3, 14)
-_OLDEST_CUSTOM = dt.date(2023, 6, 1)
+BASE_DATE = data.BASE_DATE
+_OLDEST_CUSTOM = data.OLDEST_CUSTOM
 
 _QUERY_CACHE_SIZE = 128
-_TRANSITIONAL = frozenset({"CREATING", "SYNCING", "PROCESSING"})
+_DIGEST_CHUNK = 20_000
 
 # Daily evolution rates, per custom image (creations: per existing custom image).
 _DAILY_CREATE = 0.008
@@ -78,291 +101,35 @@ _DAILY_START_DELETE = 0.003
 _DAILY_UNAVAILABLE = 0.001
 _DAILY_RENAME = 0.002
 _DAILY_RETAG = 0.005
+# Past this (after the deletion draw) nothing happens to a settled image: the fast path.
+_QUIET = _DAILY_START_DELETE + _DAILY_UNAVAILABLE + _DAILY_RENAME + _DAILY_RETAG
 
-
-@contextlib.contextmanager
-def _no_gc() -> Iterator[None]:
-    """Pause the cyclic GC: building a million objects otherwise triggers collections that
-    rescan everything built so far, a third of the build time. One young collection at the
-    end untracks the new image tuples, so that cost is paid here, not by a later request."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-            gc.collect(0)
+_TRANSITIONAL = frozenset({"CREATING", "SYNCING", "PROCESSING"})
+#: Statuses whose image can only change through the daily draw (no extra draw, no deletion).
+_SETTLED = [s not in _TRANSITIONAL and s != "DELETING" for s in STATUSES]
+_AVAILABLE, _DELETING = STATUS_CODE["AVAILABLE"], STATUS_CODE["DELETING"]
+_UNAVAILABLE, _FAILED = STATUS_CODE["UNAVAILABLE"], STATUS_CODE["FAILED"]
+#: What :meth:`Catalog._evolve` answers for an image deleted that day.
+_DEAD: dict[str, Any] = {"deleted": True}
 
 
 def _date_str(day: dt.date) -> str:
     return day.strftime("%Y%m%d")
 
 
-class _Serializer:
-    """Image -> compact JSON bytes, equal to ``json.dumps(record, separators=(",", ":"),
-    ensure_ascii=False).encode()`` but several times faster, because fragments shared by many
-    images (enum runs, NIC lists, tag sets) are encoded once. The tests hold it to that
-    equality for every image of several catalogs."""
-
-    def __init__(self, shape: TagsShape) -> None:
-        self.shape = shape
-        self._heads: dict[tuple[str, str], str] = {}
-        self._middles: dict[tuple[str, str, str, str, str], str] = {}
-        self._tags: dict[tuple[str, bool], str] = {}
-
-    def __call__(self, im: Image) -> bytes:
-        key = (im[TYPE], im[SOURCE])
-        head = self._heads.get(key)
-        if head is None:
-            head = self._heads[key] = (
-                f',"imageType":{_quote(key[0])},"imageSource":{_quote(key[1])}'
-            )
-        return self.assemble(
-            im[ID],
-            im[NAME],
-            head,
-            im[SIZE],
-            im[MIN_DISK],
-            im[DESCRIPTION],
-            self.middle(im[VERSION], im[STATUS], im[NIC], im[CATEGORY], im[OS_TYPE]),
-            self.tags_json(im[TAGS], im[ID]),
-        )
-
-    @staticmethod
-    def assemble(
-        image_id: str,
-        name: str,
-        head: str,
-        size: str | None,
-        min_disk: int | None,
-        description: str | None,
-        middle: str,
-        tags: str,
-    ) -> bytes:
-        """Join the per-image values and the cached fragments in the API's field order."""
-        size_json = "null" if size is None else _quote(size)
-        min_json = "" if min_disk is None else f',"minDiskSize":{min_disk}'
-        desc = "null" if description is None else _quote(description)
-        return (
-            f'{{"imageId":{_quote(image_id)},"imageName":{_quote(name)}{head},'
-            f'"imageSize":{size_json}{min_json},"imageDescription":{desc}{middle},'
-            f'"tags":{tags}}}'
-        ).encode()
-
-    def middle(self, version: str, status: str, nic: str, category: str, os_type: str) -> str:
-        """The fragment from ``imageVersion`` to ``osType`` (few distinct values)."""
-        key = (version, status, nic, category, os_type)
-        text = self._middles.get(key)
-        if text is None:
-            text = self._middles[key] = (
-                f',"imageVersion":{_quote(version)},"imageStatus":{_quote(status)},'
-                f'"nicNetworkType":{_dumps(nic.split(","))},"category":{_quote(category)},'
-                f'"osType":{_quote(os_type)}'
-            )
-        return text
-
-    def tags_json(self, tags: str | None, image_id: str) -> str:
-        """The ``tags`` value (encoded as in :data:`Image`) in the catalog's shape."""
-        if tags is None:
-            return "null"
-        wrapper = self.shape == "wrapper" or (
-            # "mixed" alternates by id so a re-serialized image keeps its shape.
-            self.shape == "mixed" and ord(image_id[-1]) % 2 == 0
-        )
-        key = (tags, wrapper)
-        text = self._tags.get(key)
-        if text is None:
-            pairs = decode_tags(tags)
-            items = ",".join(f'{{"key":{_quote(k)},"value":{_quote(v)}}}' for k, v in pairs)
-            text = self._tags[key] = f'{{"tags":[{items}]}}' if wrapper else f"[{items}]"
-        return text
-
-
-_CUSTOM_HEAD = ',"imageType":"CUSTOM_IMAGE","imageSource":"CUSTOM"'
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-def _table256(weights: Iterable[tuple[Any, int]]) -> tuple[Any, ...]:
-    """A 256-entry lookup table with each item in proportion to its weight, so one random
-    byte picks an item (largest-remainder rounding; every item keeps at least one slot)."""
-    pairs = list(weights)
-    total = sum(w for _, w in pairs)
-    slots = [max(1, w * 256 // total) for _, w in pairs]
-    order = sorted(range(len(pairs)), key=lambda i: -(pairs[i][1] * 256 % total))
-    for i in order[: 256 - sum(slots)]:
-        slots[i] += 1
-    table = tuple(item for (item, _), n in zip(pairs, slots, strict=True) for _ in range(n))
-    assert len(table) == 256
-    return table
-
-
-_ZONES_256: tuple[str, ...] = _table256(data.ZONE_WEIGHTS.items())
-_BASES_256: tuple[data.Base, ...] = _table256((b, b.weight) for b in data.BASES)
-_REFERENCE_BASES_256: tuple[data.Base, ...] = _table256(
-    (b, b.weight) for b in data.REFERENCE_ZONE_BASES
-)
-_STATUS_256: tuple[str, ...] = _table256(data.STATUS_WEIGHTS.items())
-_NEW_STATUS_256: tuple[str, ...] = _table256(
-    (("CREATING", 5), ("AVAILABLE", 3), ("SYNCING", 1), ("PROCESSING", 1))
-)
-_APPS_256: tuple[str, ...] = _table256((a, 1) for a in data.APPS)
-_ENVS_256: tuple[str, ...] = _table256((e, 1) for e in data.ENVS)
-_TEAMS_256: tuple[str, ...] = _table256((t, 1) for t in data.TEAMS)
-_BACKUPS_256: tuple[str, ...] = _table256((b, 1) for b in data.BACKUPS)
-_DESCRIPTIONS_256: tuple[str, ...] = _table256((d, 1) for d in data.DESCRIPTIONS)
-_UNICODE_DESCRIPTIONS_256: tuple[str, ...] = _table256((d, 1) for d in data.UNICODE_DESCRIPTIONS)
-_UNICODE_PREFIXES_256: tuple[str, ...] = _table256((p, 1) for p in data.UNICODE_NAME_PREFIXES)
-
-
-class _Factory:
-    """Makes custom images from a seeded generator; tracks ids so they stay unique.
-
-    Building a million images has to take seconds, so each image draws one block of random
-    bytes and every choice reads one byte through a 256-entry table: probabilities below are
-    in 256ths (or 65536ths for two bytes).
-    """
-
-    def __init__(self, serialize: _Serializer, ids: set[str]) -> None:
-        self.serialize = serialize
-        self.ids = ids
-        self._interned: dict[str, str] = {}
-
-    def intern(self, tags: Tags) -> str:
-        """The shared encoded form of a tag list (tag lists repeat a lot)."""
-        encoded = encode_tags(tags)
-        return self._interned.setdefault(encoded, encoded)
-
-    def custom(
-        self,
-        rng: random.Random,
-        zone_id: str,
-        date: str,
-        statuses: Sequence[str] = _STATUS_256,
-    ) -> Image:
-        """One new custom image in ``zone_id`` created on ``date`` (``YYYYMMDD``)."""
-        r = rng.randbytes(32)
-        image_id = "img-" + r[:8].hex()
-        while image_id in self.ids:
-            image_id = "img-" + rng.randbytes(8).hex()
-        self.ids.add(image_id)
-        bases = _REFERENCE_BASES_256 if zone_id == data.REFERENCE_ZONE else _BASES_256
-        base: data.Base = bases[r[8]]
-        app: str = _APPS_256[r[9]]
-        env: str = _ENVS_256[r[10]]
-        status = statuses[r[11]]
-        disk = base.sizes[r[12] % len(base.sizes)]
-        # Older API responses lack minDiskSize altogether (about 10%).
-        min_disk = None if r[13] < 26 else int(disk)
-        # The size is not known until the image is built.
-        size = None if status in ("CREATING", "FAILED") else disk
-        name = _custom_name(r, app, env, base.slug, date)
-        description = _description(r, app, env, base.slug)
-        tags = self._tags(r, app, env)
-        ser = self.serialize
-        # Same bytes as ser(image), minus the lookups that are constant for custom images.
-        blob = ser.assemble(
-            image_id,
-            name,
-            _CUSTOM_HEAD,
-            size,
-            min_disk,
-            description,
-            ser.middle(base.version, status, base.nic, base.category, base.os_type),
-            ser.tags_json(tags, image_id),
-        )
-        return (
-            image_id,
-            name,
-            CUSTOM_IMAGE,
-            "CUSTOM",
-            size,
-            min_disk,
-            description,
-            base.version,
-            status,
-            base.nic,
-            base.category,
-            base.os_type,
-            tags,
-            blob,
-        )
-
-    def _tags(self, r: bytes, app: str, env: str) -> str | None:
-        if r[20] < 64:  # a quarter of custom images are untagged
-            return None
-        if r[20] < 69:
-            return ""
-        team = _TEAMS_256[r[23]]
-        pairs: list[tuple[str, str]] = []
-        if r[21] < 230:
-            pairs.append(("env", env))
-        if r[22] < 179 or not pairs:
-            pairs.append(("team", team))
-        if r[24] < 154:
-            pairs.append(("app", app))
-        if r[25] < 102:
-            pairs.append(("owner", data.TEAM_OWNERS[team][r[26] & 1]))
-        if r[27] < 77:
-            pairs.append(("cost-center", data.TEAM_COST_CENTERS[team]))
-        if r[29] < 77:
-            pairs.append(("backup", _BACKUPS_256[r[30]]))
-        return self.intern(tuple(pairs))
-
-    def retag(self, rng: random.Random, tags: str | None) -> str:
-        """A plausible edit of an encoded tag list: add, change or drop one tag."""
-        current = dict(decode_tags(tags))
-        key = data.TAG_KEYS[int(rng.random() * len(data.TAG_KEYS))]
-        if key in current and len(current) > 1 and rng.random() < 0.3:
-            del current[key]
-        else:
-            vocab = {
-                "env": data.ENVS,
-                "team": data.TEAMS,
-                "app": data.APPS,
-                "owner": data.OWNERS,
-                "cost-center": data.COST_CENTERS,
-                "backup": data.BACKUPS,
-            }[key]
-            current[key] = vocab[int(rng.random() * len(vocab))]
-        ordered = tuple((k, current[k]) for k in data.TAG_KEYS if k in current)
-        return self.intern(ordered)
-
-
-def _custom_name(r: bytes, app: str, env: str, slug: str, date: str) -> str:
-    x = r[14] << 8 | r[15]
-    if x < 63570:  # 97%: the house naming convention
-        return f"{app}-{env}-{slug}-{date}"
-    if x < 64553:
-        return f"golden-{slug}-v{r[16] % 20 + 1}"
-    if x < 65208:
-        return f"{app} {env} backup {date[:4]}-{date[4:6]}-{date[6:]}"
-    return f"{_UNICODE_PREFIXES_256[r[16]]}-{app}-{env}-{date}"
-
-
-def _description(r: bytes, app: str, env: str, slug: str) -> str | None:
-    x = r[17]
-    if x < 154:  # 60% have none
-        return None
-    # A few are unicode or carry quotes and newlines.
-    templates = _UNICODE_DESCRIPTIONS_256 if r[18] < 8 else _DESCRIPTIONS_256
-    template = templates[r[19]]
-    return template.format(app=app, env=env, slug=slug)
-
-
-def _public_images(zone_id: str) -> list[data.PublicImage]:
-    return [
-        p
-        for p in data.PUBLIC_IMAGES
-        if (not p.only_in or zone_id in p.only_in) and zone_id not in p.not_in
-    ]
+def _non_negative(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidArgument(f"{name} must be a non-negative integer, got {value!r}")
+    return value
 
 
 class Catalog:
-    """The ground truth the sandbox serves: zones and their images, deterministic per seed.
+    """The ground truth the sandbox serves for one account: zones, images, resource groups and
+    instances, deterministic per seed.
+
+    ``instances``: the day-0 fleet size (None: ``images // 5``); ``copies``: the share of
+    custom images copied to other regions (0 keeps DescribeImages exactly as before). Bad
+    arguments raise :class:`~imgframe.errors.InvalidArgument`.
 
     >>> cat = Catalog(images=500, seed=7)
     >>> [im["imageName"] for im in cat.query("asia-east-1a", osType="linux")][:2]
@@ -377,31 +144,57 @@ class Catalog:
         seed: int = 7,
         day: int = 0,
         tags_shape: TagsShape = "wrapper",
+        *,
+        instances: int | None = None,
+        copies: float = 0.0,
     ) -> None:
-        if isinstance(images, bool) or not isinstance(images, int) or images < 0:
-            raise ValueError(f"images must be a non-negative integer, got {images!r}")
-        if isinstance(day, bool) or not isinstance(day, int) or day < 0:
-            raise ValueError(f"day must be a non-negative integer, got {day!r}")
+        _non_negative("images", images)
+        _non_negative("day", day)
+        if instances is not None:
+            _non_negative("instances", instances)
         if tags_shape not in TAGS_SHAPES:
-            raise ValueError(f"tags_shape must be one of {TAGS_SHAPES}, got {tags_shape!r}")
+            raise InvalidArgument(f"tags_shape must be one of {TAGS_SHAPES}, got {tags_shape!r}")
+        if isinstance(copies, bool) or not isinstance(copies, int | float) or not 0 <= copies <= 1:
+            raise InvalidArgument(f"copies must be a share between 0 and 1, got {copies!r}")
         #: The ``images`` argument: the day-0 total (at least the public line-up).
         self.size = images
         self.seed = seed
         self.tags_shape: TagsShape = tags_shape
+        #: Share of custom images also available in other regions (copied there).
+        self.copies = float(copies)
+        #: The day-0 fleet size (default: a fifth of ``images``).
+        self.fleet_size = images // 5 if instances is None else instances
         self._lock = threading.RLock()
-        self._serialize = _Serializer(tags_shape)
+        self._tags = TagTable()
+        self._serialize = Serializer(tags_shape, self._tags)
+        self._resources = account_resources(seed)
+        self._factory = Factory(self._tags, self._resources.team_groups, 0)
+        self._fleet_json = fleets.FleetSerializer(self._resources, self._serialize)
         self._zone_records = [dict(z) for z in data.ZONES]
-        self._zone_blobs = {str(z["zoneId"]): _dumps(z).encode() for z in data.ZONES}
-        self._cache: OrderedDict[tuple[str, int, ImageFilter], list[Image]] = OrderedDict()
+        self._zone_blobs = {str(z["zoneId"]): dumps(z).encode() for z in data.ZONES}
+        self._cache: OrderedDict[tuple[object, ...], Any] = OrderedDict()
         self._versions = dict.fromkeys(self._zone_blobs, 0)
+        self._generation = 0  # bumped by every change, for account-wide answers
+        self._customs_cache: tuple[int, Listing, Codes] | None = None
+        self._usage: tuple[int, Counter[tuple[str, str]]] | None = None
+        self._custom_tails = [
+            f',"resourceGroupId":{dumps(i)},"resourceGroupName":{dumps(n)}}}'.encode()
+            for i, n in zip(self._resources.group_ids, self._resources.group_names, strict=True)
+        ]
+        # Ids of custom images available in more than one zone (day 0 copies).
+        self._copied: frozenset[str] = frozenset()
+        self._base, custom_days = self._build_base()
+        self._base_fleet = fleets.build(
+            seed, self.fleet_size, self._base, custom_days, self._resources, self._tags,
+            self._listed_at_base,
+        )  # fmt: skip
+        self._zones: dict[str, Listing] = dict(self._base)
+        self._fleet = self._base_fleet
         self._day = 0
         self._churned = False
         self._churn_count = 0
-        self._ids: set[str] = set()
-        self._factory = _Factory(self._serialize, self._ids)
-        self._zones: dict[str, list[Image]] = {}
-        with _no_gc():
-            self._reset_to_base()
+        # Ids of the custom images listed now; built when an image is first created.
+        self._ids: set[str] | None = None
         self.set_day(day)
 
     # -- public surface -------------------------------------------------------------------
@@ -428,7 +221,7 @@ class Catalog:
 
     def __len__(self) -> int:
         with self._lock:
-            return sum(len(images) for images in self._zones.values())
+            return sum(len(listing) for listing in self._zones.values())
 
     def images(self, zone_id: str) -> list[dict[str, Any]]:
         """API-shaped image records of one zone, in served order.
@@ -436,7 +229,8 @@ class Catalog:
         >>> Catalog(images=100).images("asia-east-1a")[0]["imageId"]
         'ubuntu2404_20240712'
         """
-        return _records(self._snapshot(zone_id)[0])
+        listing, _ = self._snapshot(zone_id)
+        return _records(self._serialize.page(listing, slice(None)))
 
     def query(self, zone_id: str, **filters: Any) -> list[dict[str, Any]]:
         """Ground truth for a DescribeImages filter set, in the order the server pages it.
@@ -450,7 +244,8 @@ class Catalog:
         >>> len(cat.query("asia-east-1a", osType="linux"))
         16
         """
-        return _records(self.matches(zone_id, _parse_query(filters)))
+        listing, rows = self._match(zone_id, _parse_query(filters))
+        return _records(self._serialize.page(listing, slice(None) if rows is None else rows))
 
     def count(self, zone_id: str, **filters: Any) -> int:
         """How many images of a zone pass ``filters`` (the ``totalCount`` the server answers),
@@ -459,19 +254,19 @@ class Catalog:
         >>> Catalog(images=100).count("asia-east-1a", osType="linux")
         16
         """
-        return len(self.matches(zone_id, _parse_query(filters)))
+        listing, rows = self._match(zone_id, _parse_query(filters))
+        return len(listing) if rows is None else len(rows)
 
     def set_day(self, day: int) -> None:
         """Show the catalog as it is ``day`` days after day 0 (deterministic).
 
         Moving forward applies the missing days; moving back, or after :meth:`churn`,
-        rebuilds from day 0.
+        starts again from day 0.
         """
-        if isinstance(day, bool) or not isinstance(day, int) or day < 0:
-            raise ValueError(f"day must be a non-negative integer, got {day!r}")
-        with self._lock, _no_gc():
+        _non_negative("day", day)
+        with self._lock:
             if day < self._day or self._churned:
-                self._reset_to_base()
+                self._restore_base()
             for d in range(self._day + 1, day + 1):
                 self._advance(d)
             self._day = day
@@ -488,23 +283,33 @@ class Catalog:
         The sandbox calls this between DescribeImages requests to make a listing shift while a
         client pages it.
         """
+        _non_negative("count", count)
+        if mode not in ("balanced", "create", "delete"):
+            raise InvalidArgument(f"mode must be balanced, create or delete, got {mode!r}")
         with self._lock:
-            images = self._zones[_known(self._zones, zone_id)]
+            zone_id = self._known(zone_id)
+            listing = self._zones[zone_id]
             self._churn_count += 1
             rng = random.Random(f"imgframe-churn:{self.seed}:{zone_id}:{self._churn_count}")
-            custom = [i for i, im in enumerate(images) if im[TYPE] == CUSTOM_IMAGE]
-            deletes = 0 if mode == "create" else min(count, len(custom))
-            doomed = set(rng.sample(custom, deletes))
-            removed = [images[i][ID] for i in sorted(doomed)]
+            customs = range(listing.n_public, len(listing))
+            deletes = 0 if mode == "create" else min(count, len(customs))
+            doomed = sorted(rng.sample(customs, deletes))
+            removed: list[str] = listing.ids[doomed].tolist()
             date = _date_str(BASE_DATE + dt.timedelta(days=self._day))
             creates = 0 if mode == "delete" else count
-            added = [self._factory.custom(rng, zone_id, date) for _ in range(creates)]
-            self._ids.difference_update(removed)
-            kept = [im for i, im in enumerate(images) if i not in doomed]
-            self._zones[zone_id] = kept + added
+            taken = self._taken()
+            raw, added = draw_blocks(rng, creates, taken)
+            zones = np.full(creates, ZONE_IDS.index(zone_id), dtype=np.intp)
+            new = self._factory.batch(raw, added, zones, [date], np.zeros(creates, np.intp))
+            # A copied image may still be listed elsewhere: its id stays taken.
+            taken.difference_update(set(removed) - self._copied)
+            keep = np.ones(len(listing), dtype=bool)
+            keep[doomed] = False
+            kept = listing.take(np.flatnonzero(keep), listing.n_public)
+            self._zones[zone_id] = Listing.concat([kept, new], listing.n_public)
             self._churned = True
             self._bump([zone_id])
-            return removed, [im[ID] for im in added]
+            return removed, added
 
     def digest(self) -> str:
         """SHA-256 over every served byte (zones and images): equal digests, equal catalogs."""
@@ -513,9 +318,117 @@ class Catalog:
             zones = dict(self._zones)
         for zone_id, blob in self._zone_blobs.items():
             h.update(blob)
-            for im in zones[zone_id]:
-                h.update(im[BLOB])
+            listing = zones[zone_id]
+            for start in range(0, len(listing), _DIGEST_CHUNK):
+                chunk = slice(start, start + _DIGEST_CHUNK)
+                h.update(b"".join(self._serialize.blobs(listing, chunk, keep=False)))
         return h.hexdigest()
+
+    # -- resource groups, custom images, instances ---------------------------------------
+
+    @property
+    def resource_groups(self) -> list[dict[str, str]]:
+        """The account's resource groups as ResourceGroupInfo records, the default first.
+
+        >>> Catalog(images=0).resource_groups[0]["resourceGroupName"]
+        'Default Resource Group'
+        """
+        return self._resources.resource_groups
+
+    def custom_images(
+        self,
+        *,
+        regionId: str | None = None,
+        imageIds: Sequence[str] | None = None,
+        imageName: str | None = None,
+        category: str | None = None,
+        osType: str | None = None,
+        imageStatus: str | None = None,
+        resourceGroupId: str | None = None,
+        tagKeys: Sequence[str] | None = None,
+        tags: Sequence[dict[str, str]] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Ground truth for DescribeCustomImages: every custom image of the account once, as
+        served (the image's DescribeImages fields, then ``regionIdList``, ``resourceGroupId``
+        and ``resourceGroupName``), zone by zone in listing order, an image copied to
+        several regions where it is first listed. Filters use the API's names and semantics
+        (:mod:`imgframe.sandbox.filters`); invalid values raise
+        :class:`~imgframe.sandbox.filters.ParamError`.
+
+        >>> cat = Catalog(images=300, copies=0.2)
+        >>> [len(im["regionIdList"]) for im in cat.custom_images(osType="windows")][:6]
+        [1, 1, 2, 1, 1, 3]
+        """
+        params = _given(
+            regionId=regionId, imageIds=imageIds, imageName=imageName, category=category,
+            osType=osType, imageStatus=imageStatus, resourceGroupId=resourceGroupId,
+            tagKeys=tagKeys, tags=tags,
+        )  # fmt: skip
+        flt = parse_custom_image_filter(params)
+        return _records(self.custom_images_page(flt, 1, len(self) or 1)[0])
+
+    def instances(
+        self,
+        *,
+        instanceIds: Sequence[str] | None = None,
+        zoneId: str | None = None,
+        imageId: str | None = None,
+        instanceType: str | None = None,
+        instanceTypeSeries: str | None = None,
+        status: str | None = None,
+        name: str | None = None,
+        resourceGroupId: str | None = None,
+        tagKeys: Sequence[str] | None = None,
+        tags: Sequence[dict[str, str]] | None = None,
+        ipv4Address: str | None = None,
+        ipv6Address: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Ground truth for DescribeInstances: InstanceInfo records as served, oldest first.
+        Filters use the API's names and semantics (:mod:`imgframe.sandbox.filters`).
+
+        >>> cat = Catalog(images=2000)
+        >>> running = cat.instances(zoneId="asia-east-1a", status="RUNNING")
+        >>> {im["zoneId"] for im in running}, {im["status"] for im in running}
+        ({'asia-east-1a'}, {'RUNNING'})
+        """
+        params = _given(
+            instanceIds=instanceIds, zoneId=zoneId, imageId=imageId, instanceType=instanceType,
+            instanceTypeSeries=instanceTypeSeries, status=status, name=name,
+            resourceGroupId=resourceGroupId, tagKeys=tagKeys, tags=tags,
+            ipv4Address=ipv4Address, ipv6Address=ipv6Address,
+        )  # fmt: skip
+        flt = parse_instance_filter(params)
+        with self._lock:
+            size = len(self._fleet)
+        return _records(self.instances_page(flt, 1, size or 1)[0])
+
+    def usage(self) -> dict[tuple[str, str], int]:
+        """How many instances run each image, by (zoneId, imageId); images no instance runs
+        are absent, and images that are gone (deleted) are present while instances run them.
+
+        >>> runs: Counter[str] = Counter()
+        >>> for (zone_id, image_id), n in Catalog(images=2000).usage().items():
+        ...     runs[image_id] += n
+        >>> runs.most_common(2)
+        [('ubuntu2204_20240712', 41), ('ubuntu2404_20240712', 33)]
+        """
+        with self._lock:
+            fleet, generation = self._fleet, self._generation
+        cached = self._usage
+        if cached is not None and cached[0] == generation:
+            return dict(cached[1])
+        zone_ids = [ZONE_IDS[z] for z in fleet.zones.tolist()]
+        counts = Counter(zip(zone_ids, fleet.image_ids.tolist(), strict=True))
+        self._usage = (generation, counts)
+        return dict(counts)
+
+    def instance_count(self, zone_id: str, image_id: str) -> int:
+        """How many instances of a zone run ``image_id``.
+
+        >>> Catalog(images=2000).instance_count("asia-east-1a", "img-does-not-exist")
+        0
+        """
+        return self.usage().get((self._known(zone_id), image_id), 0)
 
     # -- what the server uses -------------------------------------------------------------
 
@@ -528,145 +441,340 @@ class Catalog:
         blobs = [b for z, b in self._zone_blobs.items() if zone_ids is None or z in zone_ids]
         return b"[" + b",".join(blobs) + b"]"
 
-    def matches(self, zone_id: str, flt: ImageFilter) -> list[Image]:
-        """The zone's images that pass ``flt``, cached per (zone, version, filter)."""
-        images, version = self._snapshot(zone_id)
+    def page_json(
+        self, zone_id: str, flt: ImageFilter, page_num: int, page_size: int
+    ) -> tuple[bytes, int]:
+        """(``dataSet`` JSON array bytes, ``totalCount``) of one DescribeImages page."""
+        listing, rows = self._match(zone_id, flt)
+        start = (page_num - 1) * page_size
+        if rows is None:
+            end = min(start + page_size, len(listing))
+            return self._serialize.page(listing, slice(start, max(start, end))), len(listing)
+        return self._serialize.page(listing, rows[start : start + page_size]), len(rows)
+
+    def custom_images_page(
+        self, flt: CustomImageFilter, page_num: int, page_size: int
+    ) -> tuple[bytes, int]:
+        """(``dataSet`` JSON array bytes, ``totalCount``) of one DescribeCustomImages page."""
+        generation, listing, regions = self._customs()
+        key = ("custom", generation, flt)
+        rows = self._cached(
+            key, lambda: flt.select(listing, self._tags, regions, self._resources.group_ids)
+        )
+        start = (page_num - 1) * page_size
+        chunk = rows[start : start + page_size]
+        blobs = self._serialize.blobs(listing, chunk)
+        tails = self._custom_tails
+        rows_json = [
+            blob[:-1] + _REGION_LISTS[mask] + tails[group]
+            for blob, mask, group in zip(
+                blobs, regions[chunk].tolist(), listing.groups[chunk].tolist(), strict=True
+            )
+        ]
+        return b"[" + b",".join(rows_json) + b"]", len(rows)
+
+    def instances_page(
+        self, flt: InstanceFilter, page_num: int, page_size: int
+    ) -> tuple[bytes, int]:
+        """(``dataSet`` JSON array bytes, ``totalCount``) of one DescribeInstances page."""
+        with self._lock:
+            fleet, generation = self._fleet, self._generation
+        groups = self._resources.group_ids
+        rows = self._cached(
+            ("instances", generation, flt), lambda: flt.select(fleet, self._tags, groups)
+        )
+        start = (page_num - 1) * page_size
+        return self._fleet_json.page(fleet, rows[start : start + page_size]), len(rows)
+
+    # -- filtering ------------------------------------------------------------------------
+
+    def _match(self, zone_id: str, flt: ImageFilter) -> tuple[Listing, Codes | None]:
+        """The zone's listing and the rows passing ``flt`` (None: every row), cached per
+        (zone, version, filter)."""
+        listing, version = self._snapshot(zone_id)
         if flt.is_empty:
-            return images
-        key = (zone_id, version, flt)
+            return listing, None
+        rows = self._cached((zone_id, version, flt), lambda: flt.select(listing, self._tags))
+        return listing, rows
+
+    def _cached(self, key: tuple[object, ...], compute: Callable[[], Codes]) -> Codes:
+        """Filter results, cached by a key that names the snapshot filtered (LRU)."""
         with self._lock:
             hit = self._cache.get(key)
             if hit is not None:
                 self._cache.move_to_end(key)
-                return hit
-        # Filter outside the lock: the list is an immutable snapshot.
-        result = flt.select(images)
+                return hit  # type: ignore[no-any-return]
+        # Filter outside the lock: listings and fleets are immutable snapshots.
+        rows = compute()
         with self._lock:
-            self._cache[key] = result
+            self._cache[key] = rows
             while len(self._cache) > _QUERY_CACHE_SIZE:
                 self._cache.popitem(last=False)
-        return result
+        return rows
 
-    def page_json(
-        self, zone_id: str, flt: ImageFilter, page_num: int, page_size: int
-    ) -> tuple[bytes, int]:
-        """(``dataSet`` JSON array bytes, ``totalCount``) of one page."""
-        found = self.matches(zone_id, flt)
-        start = (page_num - 1) * page_size
-        chunk = found[start : start + page_size]
-        return b"[" + b",".join(im[BLOB] for im in chunk) + b"]", len(found)
-
-    # -- building and evolving ------------------------------------------------------------
-
-    def _snapshot(self, zone_id: str) -> tuple[list[Image], int]:
+    def _customs(self) -> tuple[int, Listing, Codes]:
+        """Every custom image once (zone by zone, in listing order) and the regions each is
+        available in, as bit masks (bit k: zone k), rebuilt once per change; with the
+        generation they show."""
         with self._lock:
-            zone_id = _known(self._zones, zone_id)
+            generation, zones = self._generation, dict(self._zones)
+            cached = self._customs_cache
+            if cached is not None and cached[0] == generation:
+                return cached
+        parts = [take_rows(zones[z], slice(zones[z].n_public, None)) for z in ZONE_IDS]
+        everything = Listing.concat(parts)
+        bits = np.concatenate([np.full(len(p), 1 << k, dtype=np.intp) for k, p in enumerate(parts)])
+        if self._copied:
+            # A copy joins its image's row: the first one listed.
+            first: dict[str, int] = {}
+            owner = np.array(
+                [first.setdefault(i, row) for row, i in enumerate(everything.ids.tolist())],
+                dtype=np.intp,
+            )
+            regions = np.zeros(len(everything), dtype=np.intp)
+            np.bitwise_or.at(regions, owner, bits)
+            keep = np.unique(owner)
+            everything, bits = everything.take(keep), regions[keep]
+        with self._lock:
+            self._customs_cache = (generation, everything, bits)
+        return generation, everything, bits
+
+    def _snapshot(self, zone_id: str) -> tuple[Listing, int]:
+        with self._lock:
+            zone_id = self._known(zone_id)
             return self._zones[zone_id], self._versions[zone_id]
 
+    def _known(self, zone_id: str) -> str:
+        if zone_id not in self._zone_blobs:
+            raise InvalidArgument(f"unknown zone {zone_id!r}; zones: {', '.join(self._zone_blobs)}")
+        return zone_id
+
     def _bump(self, zone_ids: Iterable[str]) -> None:
+        self._generation += 1
         for zone_id in zone_ids:
             self._versions[zone_id] += 1
 
-    def _reset_to_base(self) -> None:
-        self._day = 0
-        self._churned = False
-        self._churn_count = 0
-        self._ids = set()
-        self._factory = _Factory(self._serialize, self._ids)
-        zones: dict[str, list[Image]] = {}
-        for zone_id in self._zone_blobs:
-            zones[zone_id] = [self._public(p, zone_id) for p in _public_images(zone_id)]
-        n_custom = max(0, self.size - sum(len(v) for v in zones.values()))
+    # -- building and evolving ------------------------------------------------------------
+
+    def _build_base(self) -> tuple[dict[str, Listing], dict[str, Codes]]:
+        """Day 0: each zone's public images, then its custom images in creation order (with
+        the copies from other regions among them), and the day each custom image was created
+        (per zone, in listing order)."""
+        publics = {zone_id: public_listing(zone_id) for zone_id in ZONE_IDS}
+        n_custom = max(0, self.size - sum(len(p) for p in publics.values()))
         rng = random.Random(f"imgframe-catalog:{self.seed}")
         span = (BASE_DATE - _OLDEST_CUSTOM).days
         dates = [_date_str(_OLDEST_CUSTOM + dt.timedelta(days=d)) for d in range(span + 1)]
-        make = self._factory.custom
-        zone_bytes = rng.randbytes(n_custom)
-        for i in range(n_custom):
-            # Creation order is served order, so dates only move forward.
-            date = dates[(i * span) // n_custom if n_custom > 1 else span]
-            zone_id = _ZONES_256[zone_bytes[i]]
-            zones[zone_id].append(make(rng, zone_id, date))
-        self._zones = zones
+        zones = ZONE_CODES[np.frombuffer(rng.randbytes(n_custom), dtype=np.uint8)]
+        raw, ids = draw_blocks(rng, n_custom, None)
+        heads = sorted_heads(raw)
+        # After an id collision the blocks no longer tell the ids (draw_blocks replaced some).
+        self._base_heads = None if (heads[1:] == heads[:-1]).any() else heads
+        # Creation order is served order, so dates only move forward.
+        if n_custom > 1:
+            date_index = np.arange(n_custom, dtype=np.intp) * span // n_custom
+        else:
+            date_index = np.full(n_custom, span, dtype=np.intp)
+        made = self._factory.batch(raw, ids, zones, dates, date_index, STATUS_CODES)
+        order = np.argsort(zones, kind="stable")
+        ends = np.cumsum(np.bincount(zones, minlength=len(ZONE_IDS))).tolist()
+        copies = self._copy_destinations(zones, made.kinds) if self.copies else {}
+        if copies:
+            self._copied = frozenset(made.ids[np.unique(np.concatenate([*copies.values()]))])
+        base: dict[str, Listing] = {}
+        custom_days: dict[str, Codes] = {}
+        for k, zone_id in enumerate(ZONE_IDS):
+            rows = order[(ends[k - 1] if k else 0) : ends[k]]
+            if k in copies:  # a copy is listed where the original would be, by creation
+                rows = np.sort(np.concatenate([rows, copies[k]]))
+            public = publics[zone_id]
+            base[zone_id] = Listing.concat([public, made.take(rows)], public.n_public)
+            custom_days[zone_id] = date_index[rows]
+        return base, custom_days
 
-    def _public(self, p: data.PublicImage, zone_id: str) -> Image:
-        im: Image = (
-            p.image_id,
-            p.name,
-            PUBLIC_IMAGE,
-            p.source,
-            p.size,
-            p.min_disk,
-            p.description,
-            p.version,
-            "UNAVAILABLE" if zone_id in p.unavailable_in else "AVAILABLE",
-            p.nic,
-            p.category,
-            p.os_type,
-            None,
-            b"",
+    def _copy_destinations(self, zones: Codes, kinds: Codes) -> dict[int, Codes]:
+        """For each zone, the custom images (creation indices) copied into it from their own
+        zone: ``copies`` of them, to one region (70%), two (20%) or three. Only Windows builds
+        go to the reference zone, whose linux listing stays the API reference's example."""
+        rng = random.Random(f"imgframe-copies:{self.seed}")
+        r = np.frombuffer(rng.randbytes(4 * len(zones)), dtype=np.uint8).reshape(-1, 4)
+        chosen = (r[:, 0].astype(np.intp) << 8 | r[:, 1]) < round(self.copies * 65536)
+        windows = np.array([k.os_type == "windows" for k in KINDS])[kinds]
+        into: dict[int, list[int]] = {}
+        for i in np.flatnonzero(chosen).tolist():
+            extra = 1 + int(r[i, 2] >= 179) + int(r[i, 2] >= 230)
+            others = [
+                z
+                for z in range(len(ZONE_IDS))
+                if z != zones[i] and (windows[i] or ZONE_IDS[z] != data.REFERENCE_ZONE)
+            ]
+            for z in rng.sample(others, extra):
+                into.setdefault(z, []).append(i)
+        return {z: np.array(rows, dtype=np.intp) for z, rows in into.items()}
+
+    def _listed_at_base(self, ids: list[str]) -> list[bool]:
+        """Whether each image id is a day-0 custom image's (a binary search over their 64-bit
+        ids; after an id collision at generation, a set of them)."""
+        heads = self._base_heads
+        if heads is None:
+            base = set()
+            for listing in self._base.values():
+                base.update(listing.ids[listing.n_public :].tolist())
+            return [i in base for i in ids]
+        if not len(heads):
+            return [False] * len(ids)
+        wanted = np.array(
+            [int(i[4:], 16) if _IMAGE_ID.fullmatch(i) else 0 for i in ids], dtype=np.uint64
         )
-        return replace_fields(im, blob=self._serialize(im))
+        found = heads[np.minimum(np.searchsorted(heads, wanted), len(heads) - 1)]
+        listed: list[bool] = (found == wanted).tolist()
+        return listed
+
+    def _restore_base(self) -> None:
+        self._zones = dict(self._base)
+        self._fleet = self._base_fleet
+        self._day = 0
+        self._churned = False
+        self._churn_count = 0
+        self._ids = None
+
+    def _taken(self) -> set[str]:
+        """The ids of every custom image listed now (built on first use)."""
+        if self._ids is None:
+            self._ids = set()
+            for listing in self._zones.values():
+                self._ids.update(listing.ids[listing.n_public :].tolist())
+        return self._ids
 
     def _advance(self, day: int) -> None:
         """Apply one day of account activity to the custom images."""
         rng = random.Random(f"imgframe-day:{self.seed}:{day}")
-        rand = rng.random
         date = _date_str(BASE_DATE + dt.timedelta(days=day))
-        n_custom = 0
-        for zone_id, images in self._zones.items():
-            kept: list[Image] = []
-            for im in images:
-                if im[TYPE] != CUSTOM_IMAGE:
-                    kept.append(im)
-                    continue
-                changed = self._evolve(rng, rand(), im, date)
-                if changed is None:
-                    self._ids.discard(im[ID])
-                    continue
-                kept.append(changed)
-            self._zones[zone_id] = kept
-            n_custom += sum(1 for im in kept if im[TYPE] == CUSTOM_IMAGE)
+        deleted: list[str] = []
+        evolved: dict[str, dict[str, Any] | None] = {}  # what happened to a copied image
+        for zone_id, listing in self._zones.items():
+            self._zones[zone_id] = self._evolve_zone(rng, listing, date, deleted, evolved)
+        if self._ids is not None:
+            self._ids.difference_update(deleted)
+        n_custom = sum(listing.n_custom for listing in self._zones.values())
         creations = max(1, round(n_custom * _DAILY_CREATE))
-        for zone_byte in rng.randbytes(creations):
-            zone_id = _ZONES_256[zone_byte]
-            im = self._factory.custom(rng, zone_id, date, _NEW_STATUS_256)
-            self._zones[zone_id].append(im)
+        zones = ZONE_CODES[np.frombuffer(rng.randbytes(creations), dtype=np.uint8)]
+        raw, ids = draw_blocks(rng, creations, self._taken())
+        made = self._factory.batch(
+            raw, ids, zones, [date], np.zeros(creations, np.intp), NEW_STATUS_CODES
+        )
+        for k, zone_id in enumerate(ZONE_IDS):
+            rows = np.flatnonzero(zones == k)
+            if len(rows):
+                listing = self._zones[zone_id]
+                self._zones[zone_id] = Listing.concat([listing, made.take(rows)], listing.n_public)
+        # Instances of the images deleted today keep pointing at them, as in life.
+        self._fleet = fleets.advance(self._fleet, self.seed, day, self._taken())
 
-    def _evolve(self, rng: random.Random, x: float, im: Image, date: str) -> Image | None:
-        """One image's day: None when it is deleted, else the (possibly new) image."""
-        if im[STATUS] == "DELETING":
-            return None  # deletions finish overnight
+    def _evolve_zone(
+        self,
+        rng: random.Random,
+        listing: Listing,
+        date: str,
+        deleted: list[str],
+        evolved: dict[str, dict[str, Any] | None],
+    ) -> Listing:
+        """One day of a zone's custom images; the ids of deleted ones go to ``deleted``.
+
+        An image listed in several zones (copied) has one day, drawn where it is met first
+        and recorded in ``evolved``, so its copies stay identical."""
+        rand = rng.random
+        settled = _SETTLED
+        statuses = listing.statuses.tolist()
+        copied = self._copied
+        ids: list[str] = listing.ids.tolist() if copied else []
+        dead: list[int] = []
+        changes: dict[str, tuple[list[int], list[Any]]] = {}
+        for i in range(listing.n_public, len(listing)):
+            if copied and ids[i] in copied and ids[i] in evolved:
+                outcome = evolved[ids[i]]
+            else:
+                x = rand()
+                # Most images have a quiet day: one draw and nothing else.
+                if settled[statuses[i]] and x - _DAILY_DELETE >= _QUIET:
+                    outcome = None
+                else:
+                    outcome = self._evolve(rng, x, listing, i, date)
+                if copied and ids[i] in copied:
+                    evolved[ids[i]] = outcome
+            if outcome is None:
+                continue
+            if outcome is _DEAD:
+                dead.append(i)
+                continue
+            for column, value in outcome.items():
+                rows, values = changes.setdefault(column, ([], []))
+                rows.append(i)
+                values.append(value)
+        for column, (rows, values) in changes.items():
+            listing = listing.with_column(column, np.array(rows, dtype=np.intp), values)
+        if not dead:
+            return listing
+        deleted += listing.ids[dead].tolist()
+        keep = np.ones(len(listing), dtype=bool)
+        keep[dead] = False
+        return listing.take(np.flatnonzero(keep), listing.n_public)
+
+    def _evolve(
+        self, rng: random.Random, x: float, listing: Listing, i: int, date: str
+    ) -> dict[str, Any] | None:
+        """One image's day: ``_DEAD`` when it is deleted, None when nothing changes, else the
+        changed columns and their new values."""
+        status = STATUSES[listing.statuses[i]]
+        if status == "DELETING":
+            return _DEAD  # deletions finish overnight
         if x < _DAILY_DELETE:
-            return None
+            return _DEAD
         x -= _DAILY_DELETE
-        changes: dict[str, Any] = {}
-        if im[STATUS] in _TRANSITIONAL:
+        if status in _TRANSITIONAL:
             y = rng.random()
             if y < 0.8:
-                fallback = "40" if im[OS_TYPE] == "windows" else "20"
-                size = str(im[MIN_DISK]) if im[MIN_DISK] is not None else fallback
-                changes = {"status": "AVAILABLE", "size": im[SIZE] or size}
-            elif y < 0.85:
-                changes = {"status": "FAILED", "size": None}
-        elif im[STATUS] == "AVAILABLE" and x < _DAILY_START_DELETE:
-            changes = {"status": "DELETING"}
-        elif im[STATUS] == "AVAILABLE" and x < _DAILY_START_DELETE + _DAILY_UNAVAILABLE:
-            changes = {"status": "UNAVAILABLE"}
-        elif x < _DAILY_START_DELETE + _DAILY_UNAVAILABLE + _DAILY_RENAME:
-            changes = {"name": _rename(im[NAME], date)}
-        elif x < _DAILY_START_DELETE + _DAILY_UNAVAILABLE + _DAILY_RENAME + _DAILY_RETAG:
-            changes = {"tags": self._factory.retag(rng, im[TAGS])}
-        if not changes:
-            return im
-        new = replace_fields(im, **changes)
-        return replace_fields(new, blob=self._serialize(new))
+                fallback = "40" if KINDS[listing.kinds[i]].os_type == "windows" else "20"
+                min_disk = MIN_DISKS[listing.min_disks[i]]
+                size = str(min_disk) if min_disk is not None else fallback
+                built = SIZES[listing.sizes[i]] or size
+                return {"statuses": _AVAILABLE, "sizes": SIZE_CODE[built]}
+            if y < 0.85:
+                return {"statuses": _FAILED, "sizes": SIZE_CODE[None]}
+            return None
+        if status == "AVAILABLE" and x < _DAILY_START_DELETE:
+            return {"statuses": _DELETING}
+        if status == "AVAILABLE" and x < _DAILY_START_DELETE + _DAILY_UNAVAILABLE:
+            return {"statuses": _UNAVAILABLE}
+        if x < _DAILY_START_DELETE + _DAILY_UNAVAILABLE + _DAILY_RENAME:
+            return {"names": _rename(listing.names[i], date)}
+        if x < _DAILY_START_DELETE + _DAILY_UNAVAILABLE + _DAILY_RENAME + _DAILY_RETAG:
+            return {"tags": self._factory.retag(rng, int(listing.tags[i]))}
+        return None
+
+
+#: ``,"regionIdList":[...]`` for each bit mask of zones (bit k: zone k of ``data.ZONES``).
+_REGION_LISTS = [
+    (
+        ',"regionIdList":'
+        + dumps([str(z["regionId"]) for k, z in enumerate(data.ZONES) if mask >> k & 1])
+    ).encode()
+    for mask in range(1 << len(data.ZONES))
+]
+
+
+_IMAGE_ID = re.compile(r"img-[0-9a-f]{16}")
+
+
+def _given(**params: object) -> dict[str, object]:
+    """API parameters from keyword arguments: None dropped, sequences as JSON arrays."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in params.items() if v is not None}
 
 
 def _parse_query(filters: dict[str, Any]) -> ImageFilter:
     unknown = set(filters) - {*FILTER_FIELDS, "pageNum", "pageSize"}
     if unknown:
-        raise TypeError(f"unknown DescribeImages filters: {', '.join(sorted(unknown))}")
+        raise InvalidArgument(f"unknown DescribeImages filters: {', '.join(sorted(unknown))}")
     return parse_filter(filters)
 
 
@@ -677,13 +785,6 @@ def _rename(name: str, date: str) -> str:
     return name if name.startswith("deprecated-") else "deprecated-" + name
 
 
-def _known(zones: dict[str, list[Image]], zone_id: str) -> str:
-    if zone_id not in zones:
-        raise KeyError(f"unknown zone {zone_id!r}; zones: {', '.join(zones)}")
-    return zone_id
-
-
-def _records(images: Sequence[Image]) -> list[dict[str, Any]]:
-    # One json.loads over the joined blobs is much faster than one per image.
-    parsed: list[dict[str, Any]] = json.loads(b"[" + b",".join(im[BLOB] for im in images) + b"]")
+def _records(page: bytes) -> list[dict[str, Any]]:
+    parsed: list[dict[str, Any]] = json.loads(page)
     return parsed

@@ -6,12 +6,19 @@ is random; :mod:`imgframe.sandbox.catalog` combines it with a seeded generator.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 #: The zone the API reference uses for its seed example (``osType=linux``, 16 matches).
 REFERENCE_ZONE = "asia-east-1a"
 
-# nicNetworkType values, comma-joined (see imgframe.sandbox.image for why).
+#: Day 0 of every catalog; custom images are dated up to it, day n adds images dated n later.
+BASE_DATE = dt.date(2026, 3, 14)
+#: The oldest custom image's date.
+OLDEST_CUSTOM = dt.date(2023, 6, 1)
+
+# nicNetworkType values, comma-joined (a listing kind holds one string; see
+# imgframe.sandbox.listing).
 NIC_BOTH = "FailOver,VirtioOnly"
 NIC_VIRTIO = "VirtioOnly"
 NIC_FAILOVER = "FailOver"
@@ -270,3 +277,90 @@ UNICODE_DESCRIPTIONS = (
     'Rebuilt after "incident" #42\nsee runbook\\{app}',
 )
 UNICODE_NAME_PREFIXES = ("café", "über", "東京", "são")
+
+# -- resource groups, the instance fleet --------------------------------------------------------
+
+DEFAULT_RESOURCE_GROUP = "Default Resource Group"
+#: The resource group a team's images and instances go to, when its account has one.
+TEAM_GROUP_NAMES: dict[str, str] = {
+    "platform": "Platform",
+    "data": "Data Engineering",
+    "web": "Web",
+    "payments": "Payments",
+    "infra": "Infrastructure",
+    "ml": "ML Research",
+    "security": "Security",
+    "growth": "Growth",
+}
+
+#: DescribeInstances ``status`` values, in lifecycle order. Not listed by the SDK or the API
+#: reference; this is the set the sandbox serves (and validates the ``status`` filter
+#: against), with the relative frequency of each in a day-0 fleet. (The Terraform provider
+#: also names DEPLOYING, REBUILDING, REINSTALL_FAILED and RESIZING, which the sandbox never
+#: serves.)
+INSTANCE_STATUS_WEIGHTS: dict[str, int] = {
+    "PENDING": 12,
+    "CREATING": 15,
+    "RUNNING": 720,
+    "STOPPING": 10,
+    "STOPPED": 110,
+    "BOOTING": 12,
+    "REBOOTING": 10,
+    "RELEASING": 12,
+    "RECYCLING": 12,
+    "RECYCLED": 45,
+    "CREATE_FAILED": 16,
+}
+INSTANCE_STATUSES: tuple[str, ...] = tuple(INSTANCE_STATUS_WEIGHTS)
+
+
+@dataclass(frozen=True)
+class InstanceType:
+    """A ZEC instance type; ``name`` None is a GPU instance (the API serves no instanceType)."""
+
+    name: str | None
+    series: str | None
+    cpu: int
+    memory: int  # GiB
+    weight: int
+
+
+INSTANCE_TYPES: tuple[InstanceType, ...] = (
+    InstanceType("z2a.cpu.1", "z2a", 1, 2, 14),
+    InstanceType("z2a.cpu.2", "z2a", 2, 4, 28),
+    InstanceType("z2a.cpu.4", "z2a", 4, 8, 22),
+    InstanceType("z2a.cpu.8", "z2a", 8, 16, 10),
+    InstanceType("z2a.cpu.16", "z2a", 16, 32, 3),
+    InstanceType("z2a.mem.4", "z2a", 4, 32, 5),
+    InstanceType("z2a.mem.8", "z2a", 8, 64, 2),
+    InstanceType("z3i.cpu.2", "z3i", 2, 4, 6),
+    InstanceType("z3i.cpu.4", "z3i", 4, 8, 5),
+    InstanceType("z3i.cpu.8", "z3i", 8, 16, 2),
+    InstanceType(None, None, 16, 128, 3),
+)
+DISK_CATEGORIES = ("Standard NVMe SSD", "Basic NVMe SSD")
+SYSTEM_DISK_SIZES = (20, 20, 40, 40, 40, 50, 80, 100, 100, 200)
+DATA_DISK_SIZES = (50, 100, 100, 200, 200, 500, 500, 1000, 2000, 4000)
+
+#: How often each public image is chosen by an instance that runs a public image (others: 1).
+PUBLIC_IMAGE_POPULARITY: dict[str, int] = {
+    "ubuntu2204_20240712": 30,
+    "ubuntu2404_20240712": 24,
+    "ubuntu2004_20240712": 9,
+    "debian12_20240715": 10,
+    "debian11_20240715": 3,
+    "centos79_20240220": 5,
+    "rocky94_20240605": 5,
+    "almalinux94_20240606": 3,
+    "docker2604_ubuntu2204_20240801": 4,
+    "win2022dc_20240611": 6,
+    "win2019dc_20240611": 3,
+}
+#: What a scaled-out instance runs when the image of the one it copies is gone.
+FALLBACK_IMAGE = "ubuntu2204_20240712"
+
+#: Names people give instances outside the house convention (about 3% of them).
+ODD_INSTANCE_NAMES = (
+    "test", "ubuntu-temp", "benchmark runner #3", "李伟的测试机", "do-not-delete",
+    "jenkins", "vpn-gateway", "Olga's sandbox", "tmp-é", "k8s-node",
+)  # fmt: skip

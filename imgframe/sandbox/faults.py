@@ -22,7 +22,8 @@ Fault kinds (:data:`FAULT_KINDS`; ``<status>-<body>`` works for any status of
                    (``DEFAULT_SLOW_SECONDS`` when unset) before the rest arrives
 ``truncated``      ``Content-Length`` announces more bytes than are sent, then the socket closes
 ``malformed``      200 with a body that is not JSON
-``no-dataset``     200 envelope whose ``response`` lacks ``dataSet`` (``zoneSet``)
+``no-dataset``     200 envelope whose ``response`` lacks ``dataSet`` (``zoneSet``), for
+                   every action
 ``403-challenge``  403 HTML with ``cf-mitigated: challenge`` (a network-layer challenge)
 ``451``            451 HTML (blocked by policy)
 =================  ==========================================================================
@@ -40,6 +41,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Literal
 
+from imgframe.errors import InvalidArgument
+
 ErrorBody = Literal["json", "html", "empty"]
 ERROR_STATUSES = (500, 502, 503, 504)
 ERROR_BODIES: tuple[ErrorBody, ...] = ("json", "html", "empty")
@@ -50,7 +53,8 @@ FAULT_KINDS = (
 )  # fmt: skip
 #: How long a scripted ``slow`` answer stalls when ``slow_body_seconds`` is not set.
 DEFAULT_SLOW_SECONDS = 3.0
-ACTIONS = ("DescribeImages", "DescribeZones")
+#: The actions the sandbox answers (scripted faults may target one).
+ACTIONS = ("DescribeImages", "DescribeZones", "DescribeCustomImages", "DescribeInstances")
 
 
 def error_kind(kind: str) -> tuple[int, ErrorBody] | None:
@@ -65,10 +69,11 @@ def error_kind(kind: str) -> tuple[int, ErrorBody] | None:
 
 
 def check_kind(kind: str) -> str:
-    """Return ``kind`` if it names a fault, else raise ``ValueError`` listing the kinds."""
+    """Return ``kind`` if it names a fault, else raise
+    :class:`~imgframe.errors.InvalidArgument` listing the kinds."""
     if kind in FAULT_KINDS or error_kind(kind) is not None:
         return kind
-    raise ValueError(
+    raise InvalidArgument(
         f"unknown fault kind {kind!r}; kinds: {', '.join(FAULT_KINDS)} "
         f"(or <{'|'.join(map(str, ERROR_STATUSES))}>-<{'|'.join(ERROR_BODIES)}>)"
     )
@@ -103,7 +108,8 @@ class Faults:
     slow_body_seconds: float = 0.0
     #: Share of answers sent slowly while ``slow_body_seconds`` > 0.
     slow_rate: float = 1.0
-    #: Custom images deleted and created in the zone before each DescribeImages answer.
+    #: Custom images deleted and created in the zone before each DescribeImages answer
+    #: (DescribeImages only: the other actions are not churned).
     churn_per_request: int = 0
     #: What churn does: "balanced" deletes and creates as many (totalCount stays the same,
     #: the hardest case for a pager), "create" only creates, "delete" only deletes.
@@ -125,11 +131,11 @@ class Faults:
     def __post_init__(self) -> None:
         self._rng = random.Random(f"imgframe-faults:{self.seed}")
         if self.error_status not in ERROR_STATUSES:
-            raise ValueError(f"error_status must be one of {ERROR_STATUSES}")
+            raise InvalidArgument(f"error_status must be one of {ERROR_STATUSES}")
         if self.error_body not in ERROR_BODIES:
-            raise ValueError(f"error_body must be one of {ERROR_BODIES}")
+            raise InvalidArgument(f"error_body must be one of {ERROR_BODIES}")
         if self.churn_mode not in CHURN_MODES:
-            raise ValueError(f"churn_mode must be one of {CHURN_MODES}")
+            raise InvalidArgument(f"churn_mode must be one of {CHURN_MODES}")
 
     def take_churn(self) -> int:
         """Images to churn before this answer (counts down ``churn_requests``)."""
@@ -143,7 +149,7 @@ class Faults:
     def inject(self, *kinds: str, action: str | None = None) -> None:
         """Queue scripted faults for the next requests (of ``action`` only, if given)."""
         if action is not None and action not in ACTIONS:
-            raise ValueError(f"action must be one of {ACTIONS} or None, got {action!r}")
+            raise InvalidArgument(f"action must be one of {ACTIONS} or None, got {action!r}")
         checked = [check_kind(kind) for kind in kinds]
         with self._lock:
             self._scripted.extend((kind, action) for kind in checked)

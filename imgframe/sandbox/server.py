@@ -1,5 +1,6 @@
-"""The sandbox server: Zenlayer's ZEC API v2 (``DescribeImages``, ``DescribeZones``) over real
-HTTP on 127.0.0.1, answering from a :class:`~imgframe.sandbox.catalog.Catalog`.
+"""The sandbox server: Zenlayer's ZEC API v2 (``DescribeImages``, ``DescribeZones``,
+``DescribeCustomImages``, ``DescribeInstances``) over real HTTP on 127.0.0.1, answering each
+account (:mod:`imgframe.sandbox.accounts`) from its :class:`~imgframe.sandbox.catalog.Catalog`.
 
 It speaks the protocol of the real endpoint: ``POST /api/v2/zec`` with the action in
 ``X-ZC-Action``, ``X-ZC-Version: 2025-09-01``, bearer-token or ZC2-HMAC-SHA256 auth,
@@ -10,35 +11,47 @@ so a client's connection pool is reused; every answer carries a fresh ``requestI
 A request goes through these steps, in order:
 
 1. routing: another path is 404, another method 405;
-2. authentication (:mod:`imgframe.sandbox.auth`), so real auth failures are never masked;
+2. authentication (:mod:`imgframe.sandbox.auth`), so real auth failures are never masked, then
+   the key's permissions: an action its account is denied is 403;
 3. the body is decoded, then :class:`~imgframe.sandbox.faults.Faults` may replace or distort
    the answer (the request is recorded either way);
 4. headers and parameters are validated and the action answers.
 
 Status and code of every error the sandbox answers (clients should match on ``code``):
 
-====  ==============================  ========================================================
-400   ``INVALID_PARAMETER``           body not UTF-8 JSON or not an object, a field of the
-                                      wrong type, a bad ``Content-Length``
-400   ``MISSING_PARAMETER``           ``zoneId`` or the ``X-ZC-Action`` header missing
-400   ``INVALID_PARAMETER_VALUE``     ``pageNum`` < 1, ``pageSize`` outside 1..1000, an enum
-                                      value that is not documented, more than 20 tags or tag
-                                      keys, tag text outside 1..64 characters
-400   ``UNSUPPORTED_ACTION``          ``X-ZC-Action`` is not DescribeImages / DescribeZones
-400   ``UNSUPPORTED_VERSION``         ``X-ZC-Version`` missing or not ``2025-09-01``
-400   ``UNSUPPORTED_SERVICE``         ``X-ZC-Service`` present and not ``zec``
-401   ``AUTHFAILURE_SIGNATURE_FAILURE``  no or bad credentials, unknown key, altered request,
-                                      timestamp more than 300 s off (the message says which)
-404   ``INVALID_ZONE_NOT_FOUND``      DescribeImages ``zoneId`` is not a zone
-404   ``NOT_FOUND``                   any path but ``/api/v2/zec``
-405   ``METHOD_NOT_ALLOWED``          any method but POST (with ``Allow: POST``)
-413   ``REQUEST_ENTITY_TOO_LARGE``    a body over 8 MiB
-429   ``REQUEST_LIMIT_EXCEEDED``      faults: rate limit, storm, scripted ``429``
-500   ``INTERNAL_SERVER_ERROR``       faults (``500-json``), or a bug in the sandbox
-502   ``SERVICE_TEMPORARY_UNAVAILABLE``  faults (``502-json``)
-503   ``SERVICE_TEMPORARY_UNAVAILABLE``  faults (``503-json``)
-504   ``REQUEST_TIMED_OUT``           faults (``504-json``)
-====  ==============================  ========================================================
+====  ==================================  ====================================================
+400   ``INVALID_PARAMETER``               body not UTF-8 JSON or not an object, a field of the
+                                          wrong type, a bad ``Content-Length``
+400   ``MISSING_PARAMETER``               DescribeImages ``zoneId`` or the ``X-ZC-Action``
+                                          header missing
+400   ``INVALID_PARAMETER_VALUE``         ``pageNum`` < 1, ``pageSize`` outside 1..1000, an
+                                          enum value that is not documented (instance
+                                          ``status``: see ``data.INSTANCE_STATUSES``), more
+                                          than 20 tags or tag keys, tag text outside 1..64
+                                          characters, more than 100 ``instanceIds``, an
+                                          ``ipv4Address`` / ``ipv6Address`` that is not one
+400   ``UNSUPPORTED_ACTION``              ``X-ZC-Action`` is not DescribeImages, DescribeZones,
+                                          DescribeCustomImages or DescribeInstances
+400   ``UNSUPPORTED_VERSION``             ``X-ZC-Version`` missing or not ``2025-09-01``
+400   ``UNSUPPORTED_SERVICE``             ``X-ZC-Service`` present and not ``zec``
+401   ``AUTHFAILURE_SIGNATURE_FAILURE``   no or bad credentials, unknown key, altered request,
+                                          timestamp more than 300 s off (the message says
+                                          which)
+403   ``AUTHFAILURE_UNAUTHORIZED_OPERATION``  the key's account is denied the action
+                                          (``Account.denied_actions``; the real code is not
+                                          documented, this one is the sandbox's choice)
+404   ``INVALID_ZONE_NOT_FOUND``          DescribeImages or DescribeInstances ``zoneId`` is not
+                                          a zone
+404   ``INVALID_REGION_NOT_FOUND``        DescribeCustomImages ``regionId`` is not a region
+404   ``NOT_FOUND``                       any path but ``/api/v2/zec``
+405   ``METHOD_NOT_ALLOWED``              any method but POST (with ``Allow: POST``)
+413   ``REQUEST_ENTITY_TOO_LARGE``        a body over 8 MiB
+429   ``REQUEST_LIMIT_EXCEEDED``          faults: rate limit, storm, scripted ``429``
+500   ``INTERNAL_SERVER_ERROR``           faults (``500-json``), or a bug in the sandbox
+502   ``SERVICE_TEMPORARY_UNAVAILABLE``   faults (``502-json``)
+503   ``SERVICE_TEMPORARY_UNAVAILABLE``   faults (``503-json``)
+504   ``REQUEST_TIMED_OUT``               faults (``504-json``)
+====  ==================================  ====================================================
 
 Faults also produce answers that are not API errors at all: HTML and empty 5xx pages, 403
 challenges, 451, dropped connections, stalled, truncated or malformed bodies (see
@@ -57,23 +70,31 @@ import socketserver
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
 from imgframe._version import __version__
+from imgframe.errors import InvalidArgument
+from imgframe.sandbox.accounts import UNAUTHORIZED, Account
 from imgframe.sandbox.auth import (
     AUTH_FAILURE,
     DEMO_ACCESS_KEY_ID,
     DEMO_ACCESS_KEY_SECRET,
     DEMO_TOKEN,
     authenticate,
+    principal,
 )
 from imgframe.sandbox.catalog import Catalog, TagsShape
 from imgframe.sandbox.faults import Faults, error_kind
-from imgframe.sandbox.filters import ParamError, parse_describe_images
+from imgframe.sandbox.filters import (
+    ParamError,
+    parse_describe_custom_images,
+    parse_describe_images,
+    parse_describe_instances,
+)
 from imgframe.schema import API_VERSION, SERVICE
 
 API_PATH = "/api/v2/zec"
@@ -110,11 +131,12 @@ class RequestRecord:
     action: str | None  # the X-ZC-Action header
     body: dict[str, Any] | None  # None when the body was not a JSON object
     status: int  # 0 when the connection was dropped without an answer
-    page_num: int | None  # DescribeImages pageNum (1 when absent), else None
+    page_num: int | None  # pageNum of a paged action (1 when absent), else None
     headers: dict[str, str]  # as received, without Authorization
     time: float  # unix time the request arrived
     request_id: str = ""
     fault: str | None = None  # the fault kind applied, if any
+    account: str | None = None  # the name of the account that made it, once authenticated
 
 
 @dataclass
@@ -123,6 +145,16 @@ class _Answer:
     body: bytes = b""
     content_type: str | None = JSON_TYPE
     headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class _Outcome:
+    """What the server decided for one request, and who asked."""
+
+    answer: _Answer
+    fault: str | None = None
+    body: dict[str, Any] | None = None
+    account: Account | None = None
 
 
 class _Reject(Exception):
@@ -216,17 +248,16 @@ class _Handler(BaseHTTPRequestHandler):
         lower = {k.lower(): v for k, v in items}
         action = lower.get("x-zc-action")
         rid = sandbox.next_request_id()
-        fault: str | None = None
-        parsed: dict[str, Any] | None = None
         try:
             raw = self._read_body(lower)
-            answer, fault, parsed = self._decide(sandbox, lower, raw, action, rid)
+            outcome = self._decide(sandbox, lower, raw, action, rid)
         except _Reject as e:
             self.close_connection = True
-            answer = _error(e.status, e.code, e.message, rid)
+            outcome = _Outcome(_error(e.status, e.code, e.message, rid))
+        answer, fault, parsed = outcome.answer, outcome.fault, outcome.body
         mode = fault if fault in _DELIVERY_FAULTS else "normal"
         page_num = None
-        if action == "DescribeImages" and parsed is not None:
+        if action in _PAGED and parsed is not None:
             value = parsed.get("pageNum", 1)
             page_num = value if isinstance(value, int) and not isinstance(value, bool) else None
         sandbox.record(
@@ -239,6 +270,7 @@ class _Handler(BaseHTTPRequestHandler):
                 time=received,
                 request_id=rid,
                 fault=fault,
+                account=None if outcome.account is None else outcome.account.name,
             )
         )
         latency = sandbox.faults.latency_ms
@@ -253,14 +285,14 @@ class _Handler(BaseHTTPRequestHandler):
         raw: bytes,
         action: str | None,
         rid: str,
-    ) -> tuple[_Answer, str | None, dict[str, Any] | None]:
+    ) -> _Outcome:
         path = urlsplit(self.path).path
         if path != API_PATH:
             message = f"No API at {path!r}: send POST {API_PATH}."
-            return _error(404, "NOT_FOUND", message, rid), None, None
+            return _Outcome(_error(404, "NOT_FOUND", message, rid))
         if self.command != "POST":
             message = f"{self.command} is not allowed: send POST {API_PATH}."
-            return _error(405, "METHOD_NOT_ALLOWED", message, rid, _ALLOW), None, None
+            return _Outcome(_error(405, "METHOD_NOT_ALLOWED", message, rid, _ALLOW))
         reason = authenticate(
             lower,
             raw,
@@ -269,19 +301,28 @@ class _Handler(BaseHTTPRequestHandler):
             now=sandbox.clock(),
         )
         if reason is not None:
-            return _error(401, AUTH_FAILURE, reason, rid), None, None
+            return _Outcome(_error(401, AUTH_FAILURE, reason, rid))
         parsed, body_error = _json_object(raw)
+        kind, credential = principal(lower)
+        account = sandbox.account_for(kind, credential)
+        if action is not None and not account.may_call(action):
+            message = account.denial(action, by_token=kind == "token")
+            return _Outcome(_error(403, UNAUTHORIZED, message, rid), None, parsed, account)
         fault = sandbox.faults.decide(action, time.monotonic())
         answer = _fault_answer(fault, sandbox.faults, rid)
         if answer is None:
+            catalog = account.catalog
+            assert catalog is not None  # every account the sandbox serves has its catalog
             try:
-                answer = _api_answer(sandbox, lower, action, parsed, body_error, rid, fault)
+                answer = _api_answer(
+                    sandbox, catalog, lower, action, parsed, body_error, rid, fault
+                )
             except ParamError as e:
                 answer = _error(e.status, e.code, e.message, rid)
             except Exception:  # a sandbox bug must not look like a dropped connection
                 _log.exception("sandbox failed to answer %s", action)
                 answer = _error(500, "INTERNAL_SERVER_ERROR", "Sandbox internal error.", rid)
-        return answer, fault, parsed
+        return _Outcome(answer, fault, parsed, account)
 
     def _read_body(self, lower: Mapping[str, str]) -> bytes:
         if "chunked" in lower.get("transfer-encoding", "").lower():
@@ -404,6 +445,7 @@ def _seconds(value: float) -> str:
 
 def _api_answer(
     sandbox: Sandbox,
+    catalog: Catalog,
     lower: Mapping[str, str],
     action: str | None,
     body: dict[str, Any] | None,
@@ -427,23 +469,47 @@ def _api_answer(
         return _error(400, "UNSUPPORTED_ACTION", message, rid)
     if body is None:
         return _error(400, "INVALID_PARAMETER", body_error, rid)
-    return handler(sandbox, body, rid, fault == "no-dataset")
+    return handler(sandbox, catalog, body, rid, fault == "no-dataset")
 
 
-def _describe_images(sandbox: Sandbox, body: dict[str, Any], rid: str, omit: bool) -> _Answer:
+def _page(rid: str, data: bytes, total: int, omit: bool) -> _Answer:
+    """A paged answer: ``dataSet`` (left out when ``omit``, the no-dataset fault), then
+    ``totalCount``."""
+    count = b'"totalCount":' + str(total).encode()
+    return _success(rid, count if omit else b'"dataSet":' + data + b"," + count)
+
+
+def _describe_images(
+    sandbox: Sandbox, catalog: Catalog, body: dict[str, Any], rid: str, omit: bool
+) -> _Answer:
     req = parse_describe_images(body)
-    catalog = sandbox.catalog
     if not catalog.has_zone(req.zone_id):
         return _error(404, "INVALID_ZONE_NOT_FOUND", "Region does not exist.", rid)
     churn = sandbox.faults.take_churn()
     if churn > 0:
         catalog.churn(req.zone_id, churn, sandbox.faults.churn_mode)
-    data, total = catalog.page_json(req.zone_id, req.filter, req.page_num, req.page_size)
-    count = b'"totalCount":' + str(total).encode()
-    return _success(rid, count if omit else b'"dataSet":' + data + b"," + count)
+    return _page(
+        rid, *catalog.page_json(req.zone_id, req.filter, req.page_num, req.page_size), omit
+    )
 
 
-def _describe_zones(sandbox: Sandbox, body: dict[str, Any], rid: str, omit: bool) -> _Answer:
+def _describe_custom_images(
+    sandbox: Sandbox, catalog: Catalog, body: dict[str, Any], rid: str, omit: bool
+) -> _Answer:
+    req = parse_describe_custom_images(body)
+    return _page(rid, *catalog.custom_images_page(req.filter, req.page_num, req.page_size), omit)
+
+
+def _describe_instances(
+    sandbox: Sandbox, catalog: Catalog, body: dict[str, Any], rid: str, omit: bool
+) -> _Answer:
+    req = parse_describe_instances(body)
+    return _page(rid, *catalog.instances_page(req.filter, req.page_num, req.page_size), omit)
+
+
+def _describe_zones(
+    sandbox: Sandbox, catalog: Catalog, body: dict[str, Any], rid: str, omit: bool
+) -> _Answer:
     zone_ids = body.get("zoneIds")
     if zone_ids is not None and (
         not isinstance(zone_ids, list) or not all(isinstance(z, str) for z in zone_ids)
@@ -452,13 +518,26 @@ def _describe_zones(sandbox: Sandbox, body: dict[str, Any], rid: str, omit: bool
     wanted = frozenset(zone_ids) if zone_ids else None
     if omit:
         return _success(rid, b"")
-    return _success(rid, b'"zoneSet":' + sandbox.catalog.zones_json(wanted))
+    return _success(rid, b'"zoneSet":' + catalog.zones_json(wanted))
 
 
-_ACTIONS: dict[str, Callable[[Sandbox, dict[str, Any], str, bool], _Answer]] = {
+_Action = Callable[["Sandbox", Catalog, dict[str, Any], str, bool], _Answer]
+_ACTIONS: dict[str, _Action] = {
     "DescribeImages": _describe_images,
     "DescribeZones": _describe_zones,
+    "DescribeCustomImages": _describe_custom_images,
+    "DescribeInstances": _describe_instances,
 }
+_PAGED = frozenset({"DescribeImages", "DescribeCustomImages", "DescribeInstances"})
+
+
+def _register(found: dict[str, Account], credential: str, account: Account, what: str) -> None:
+    owner = found.get(credential)
+    if owner is not None and owner is not account:
+        raise InvalidArgument(
+            f"the same {what} is given to accounts {owner.name} and {account.name}"
+        )
+    found[credential] = account
 
 
 class _Server(ThreadingHTTPServer):
@@ -505,10 +584,17 @@ class _Server(ThreadingHTTPServer):
 
 
 class Sandbox:
-    """A running (or startable) fake Zenlayer API seeded with a :class:`Catalog`.
+    """A running (or startable) fake Zenlayer API serving one or more accounts' catalogs.
 
     Use :func:`running` in tests and notebooks; ``start()``/``stop()`` or ``with Sandbox()``
     elsewhere, ``serve_forever()`` for a standalone server.
+
+    By default it serves one account, ``demo``, whose key is the demo credentials
+    (:attr:`access_key_id`, :attr:`access_key_secret`, :attr:`token`) and whose catalog is
+    ``Catalog(images, seed, day, tags_shape, instances=instances, copies=copies)``, or
+    ``catalog`` when given. ``accounts`` adds more (:class:`~imgframe.sandbox.accounts.
+    Account`); one whose key is the demo key replaces ``demo``. Extra ``credentials`` (id ->
+    secret) and ``tokens`` are accepted for the default account.
 
     >>> with Sandbox(images=300) as sb:
     ...     sb.endpoint.startswith("http://127.0.0.1:")
@@ -528,27 +614,62 @@ class Sandbox:
         tokens: Collection[str] | None = None,
         *,
         catalog: Catalog | None = None,
+        accounts: Sequence[Account] = (),
+        instances: int | None = None,
+        copies: float = 0.0,
         host: str = "127.0.0.1",
         port: int = 0,
         max_records: int = 100_000,
     ) -> None:
-        #: The ground truth being served (pass ``catalog=`` to share a prebuilt one).
-        self.catalog = catalog if catalog is not None else Catalog(images, seed, day, tags_shape)
+        def catalog_of(account: Account) -> Catalog:
+            if account.catalog is not None:
+                return account.catalog
+            own_seed = seed if account.seed is None else account.seed
+            return Catalog(images, own_seed, day, tags_shape, instances=instances, copies=copies)
+
+        demo = Account("demo", DEMO_ACCESS_KEY_ID, DEMO_ACCESS_KEY_SECRET)
+        default = next((a for a in accounts if a.access_key_id == DEMO_ACCESS_KEY_ID), demo)
+        default = dataclasses.replace(
+            default,
+            catalog=catalog if catalog is not None else catalog_of(default),
+            tokens=(*dict.fromkeys([DEMO_TOKEN, *default.tokens, *(tokens or ())]),),
+        )
+        others = [
+            dataclasses.replace(a, catalog=catalog_of(a))
+            for a in accounts
+            if a.access_key_id != DEMO_ACCESS_KEY_ID
+        ]
+        #: Every account served, the default one first (each with its catalog).
+        self.accounts: tuple[Account, ...] = (default, *others)
+        self._by_key: dict[str, Account] = {}
+        self._by_token: dict[str, Account] = {}
+        for account in self.accounts:
+            _register(self._by_key, account.access_key_id, account, "access key id")
+            for token in account.tokens:
+                _register(self._by_token, token, account, "token")
+        if len({a.name for a in self.accounts}) != len(self.accounts):
+            raise InvalidArgument("account names must be unique")
+        #: Accepted access keys (id -> secret) and bearer tokens, the demo ones included.
+        self.credentials: dict[str, str] = {
+            a.access_key_id: a.access_key_secret for a in self.accounts
+        }
+        for key_id, secret in (credentials or {}).items():
+            _register(self._by_key, key_id, default, "access key id")
+            self.credentials[key_id] = secret
+        self.tokens: frozenset[str] = frozenset(self._by_token)
+        #: The default account's catalog: the ground truth being served to the demo key.
+        self.catalog: Catalog = default.catalog  # type: ignore[assignment]
+        self.access_key_id = default.access_key_id
+        self.access_key_secret = default.access_key_secret
+        self.token = DEMO_TOKEN
         self.faults = faults if faults is not None else Faults()
         if latency_ms:
             self.faults.latency_ms = latency_ms
         self._initial_faults = dataclasses.replace(self.faults)
-        self._initial_day = self.catalog.day
+        self._initial_days = [a.catalog.day for a in self.accounts if a.catalog is not None]
         #: Server clock for timestamp checks: a callable returning unix seconds.
         self.clock: Callable[[], float] = clock if clock is not None else time.time
         self._initial_clock = self.clock
-        self.access_key_id = DEMO_ACCESS_KEY_ID
-        self.access_key_secret = DEMO_ACCESS_KEY_SECRET
-        self.token = DEMO_TOKEN
-        #: Accepted access keys (id -> secret) and bearer tokens, the demo ones included.
-        self.credentials: dict[str, str] = {DEMO_ACCESS_KEY_ID: DEMO_ACCESS_KEY_SECRET}
-        self.credentials.update(credentials or {})
-        self.tokens: frozenset[str] = frozenset({DEMO_TOKEN, *(tokens or ())})
         self._bind = (host, port)
         self._records: deque[RequestRecord] = deque(maxlen=max_records)
         self._records_lock = threading.Lock()
@@ -556,6 +677,23 @@ class Sandbox:
         self._ids_lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+
+    def account(self, name: str) -> Account:
+        """The account called ``name``.
+
+        >>> Sandbox(images=0).account("demo").access_key_id
+        'imgframe-demo'
+        """
+        for account in self.accounts:
+            if account.name == name:
+                return account
+        names = ", ".join(a.name for a in self.accounts)
+        raise InvalidArgument(f"unknown account {name!r}; accounts: {names}")
+
+    def account_for(self, kind: str, credential: str) -> Account:
+        """The account of an authenticated request's ``("key" | "token", credential)``."""
+        found = (self._by_token if kind == "token" else self._by_key).get(credential)
+        return self.accounts[0] if found is None else found
 
     def __repr__(self) -> str:
         where = self.endpoint if self._server is not None else "not started"
@@ -651,12 +789,14 @@ class Sandbox:
 
     def reset(self) -> None:
         """Back to the state after construction: faults, scripted queue, clock, recorded
-        requests and catalog day (a churned catalog is rebuilt)."""
+        requests and every account's catalog day (a churned catalog is rebuilt)."""
         self.faults = dataclasses.replace(self._initial_faults)
         self.clock = self._initial_clock
         self.clear_requests()
-        if self.catalog.day != self._initial_day or self.catalog.churned:
-            self.catalog.set_day(self._initial_day)
+        for account, day in zip(self.accounts, self._initial_days, strict=True):
+            catalog = account.catalog
+            if catalog is not None and (catalog.day != day or catalog.churned):
+                catalog.set_day(day)
 
     # -- what it saw ----------------------------------------------------------------------
 
@@ -696,6 +836,9 @@ def running(
     tokens: Collection[str] | None = None,
     *,
     catalog: Catalog | None = None,
+    accounts: Sequence[Account] = (),
+    instances: int | None = None,
+    copies: float = 0.0,
     host: str = "127.0.0.1",
     port: int = 0,
 ) -> Iterator[Sandbox]:
@@ -708,7 +851,8 @@ def running(
     """
     sb = Sandbox(
         images, seed, day, latency_ms, faults, tags_shape, clock, credentials, tokens,
-        catalog=catalog, host=host, port=port,
+        catalog=catalog, accounts=accounts, instances=instances, copies=copies, host=host,
+        port=port,
     )  # fmt: skip
     with sb:
         yield sb
