@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -183,10 +184,12 @@ class Pager:
         self.verify = verify
         self.progress = progress
         self.max_total = max_total
+        self._cancel = threading.Event()
 
     def run(self, listings: Sequence[Listing]) -> PagingResult:
         """Page every listing to the end; raise the first error any request ends with."""
         started = time.monotonic()
+        self._cancel = threading.Event()
         by_key = {listing.key: listing for listing in listings}
         request_ids: list[str] = []
         pending: dict[_PageFuture, tuple[Listing, int, int]] = {}
@@ -233,9 +236,12 @@ class Pager:
                             submit(listing)
                     fill()
             except BaseException:
+                # The run is over: nothing queued starts, nothing in flight is retried, and
+                # the connections waiting on answers nobody will read are shut.
+                self._cancel.set()
                 for future in pending:
                     future.cancel()
-                self.transport.abort()  # the run is over: answers in flight have no reader
+                self.transport.abort()
                 raise
             finally:
                 bar.close()
@@ -268,7 +274,9 @@ class Pager:
             return parsed
 
         context = f"zone {listing.key} page {page_num}" if listing.key else f"page {page_num}"
-        parsed = self.transport.call(self.action, params, parse=parse, context=context)
+        parsed = self.transport.call(
+            self.action, params, parse=parse, context=context, cancel=self._cancel
+        )
         problem = _id_problem(parsed.records, self.id_column)
         if problem:
             raise ResponseDataError(f"{self._where(listing, page_num)}: {problem}")

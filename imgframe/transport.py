@@ -282,11 +282,13 @@ source='arguments'))
         *,
         parse: Callable[[bytes], T],
         context: str = "",
+        cancel: threading.Event | None = None,
     ) -> T:
         """Send one action and return ``parse(body)`` of its 200 answer, retrying what is safe.
 
         ``parse`` may raise :class:`BadResponseError`; that answer is then retried like a 5xx.
         ``context`` (e.g. ``"zone asia-east-1a page 3"``) goes into retry logs and errors.
+        Once ``cancel`` is set, no further attempt is made (the run it belongs to is over).
         """
         body = json.dumps(params, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         where = f"{action} {context}".strip()
@@ -302,7 +304,8 @@ source='arguments'))
             error = outcome.error
             wait = policy.delay(attempt, self.rng, outcome.retry_after)
             if (
-                not outcome.retryable
+                (cancel is not None and cancel.is_set())
+                or not outcome.retryable
                 or attempt >= policy.max_attempts
                 or time.monotonic() + wait > deadline
                 or waited + wait > policy.max_total

@@ -79,6 +79,14 @@ from urllib.parse import urlsplit
 from imgframe._version import __version__
 from imgframe.errors import InvalidArgument
 from imgframe.sandbox.accounts import UNAUTHORIZED, Account
+from imgframe.sandbox.answers import (
+    DELIVERY_FAULTS,
+    PAGED,
+    Answer,
+    api_answer,
+    error_answer,
+    fault_answer,
+)
 from imgframe.sandbox.auth import (
     AUTH_FAILURE,
     DEMO_ACCESS_KEY_ID,
@@ -88,38 +96,16 @@ from imgframe.sandbox.auth import (
     principal,
 )
 from imgframe.sandbox.catalog import Catalog, TagsShape
-from imgframe.sandbox.faults import Faults, error_kind
+from imgframe.sandbox.faults import Faults
 from imgframe.sandbox.filters import (
     ParamError,
-    parse_describe_custom_images,
-    parse_describe_images,
-    parse_describe_instances,
 )
-from imgframe.schema import API_VERSION, SERVICE
 
 API_PATH = "/api/v2/zec"
 MAX_BODY_BYTES = 8 * 1024 * 1024
-JSON_TYPE = "application/json; charset=utf-8"
-HTML_TYPE = "text/html; charset=utf-8"
 
-#: API code of a JSON error page, by HTTP status.
-ERROR_CODES = {
-    429: "REQUEST_LIMIT_EXCEEDED",
-    500: "INTERNAL_SERVER_ERROR",
-    502: "SERVICE_TEMPORARY_UNAVAILABLE",
-    503: "SERVICE_TEMPORARY_UNAVAILABLE",
-    504: "REQUEST_TIMED_OUT",
-}
-_ERROR_MESSAGES = {
-    429: "Request rate limit exceeded; retry later.",
-    500: "An internal error occurred; retry later.",
-    502: "The service is temporarily unavailable; retry later.",
-    503: "The service is temporarily unavailable; retry later.",
-    504: "The request timed out; retry later.",
-}
 _ALLOW = (("Allow", "POST"),)
 # Kinds that change how an otherwise normal answer is delivered, not what it says.
-_DELIVERY_FAULTS = frozenset({"drop", "slow", "truncated"})
 
 _log = logging.getLogger(__name__)
 
@@ -140,18 +126,10 @@ class RequestRecord:
 
 
 @dataclass
-class _Answer:
-    status: int
-    body: bytes = b""
-    content_type: str | None = JSON_TYPE
-    headers: tuple[tuple[str, str], ...] = ()
-
-
-@dataclass
 class _Outcome:
     """What the server decided for one request, and who asked."""
 
-    answer: _Answer
+    answer: Answer
     fault: str | None = None
     body: dict[str, Any] | None = None
     account: Account | None = None
@@ -163,43 +141,6 @@ class _Reject(Exception):
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
-
-
-def _error(
-    status: int,
-    code: str,
-    message: str,
-    request_id: str,
-    headers: tuple[tuple[str, str], ...] = (),
-) -> _Answer:
-    body = json.dumps(
-        {"requestId": request_id, "code": code, "message": message},
-        ensure_ascii=False,
-        separators=(",", ":"),
-    ).encode()
-    return _Answer(status, body, headers=headers)
-
-
-def _success(request_id: str, fields: bytes) -> _Answer:
-    rid = request_id.encode()
-    head = b'{"requestId":"' + rid + b'","response":{"requestId":"' + rid + b'"'
-    return _Answer(200, head + (b"," + fields if fields else b"") + b"}}")
-
-
-def _html(status: int) -> bytes:
-    """An nginx-style error page, as a gateway in front of an API sends."""
-    title = f"{status} {BaseHTTPRequestHandler.responses[status][0]}"
-    return (
-        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
-        f"<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n"
-        "</body>\r\n</html>\r\n"
-    ).encode()
-
-
-_CHALLENGE_PAGE = (
-    b'<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title></head>'
-    b"<body><noscript>Enable JavaScript and cookies to continue</noscript></body></html>"
-)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -224,9 +165,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True  # the body, if any, was not read
         rid = self.server.sandbox.next_request_id()
         if code == 501:
-            answer = _error(405, "METHOD_NOT_ALLOWED", "Only POST is supported.", rid, _ALLOW)
+            answer = error_answer(405, "METHOD_NOT_ALLOWED", "Only POST is supported.", rid, _ALLOW)
         else:
-            answer = _error(code, "BAD_REQUEST", message or "Bad request.", rid)
+            answer = error_answer(code, "BAD_REQUEST", message or "Bad request.", rid)
         with contextlib.suppress(OSError):
             self._write(answer, "normal")
 
@@ -253,11 +194,11 @@ class _Handler(BaseHTTPRequestHandler):
             outcome = self._decide(sandbox, lower, raw, action, rid)
         except _Reject as e:
             self.close_connection = True
-            outcome = _Outcome(_error(e.status, e.code, e.message, rid))
+            outcome = _Outcome(error_answer(e.status, e.code, e.message, rid))
         answer, fault, parsed = outcome.answer, outcome.fault, outcome.body
-        mode = fault if fault in _DELIVERY_FAULTS else "normal"
+        mode = fault if fault in DELIVERY_FAULTS else "normal"
         page_num = None
-        if action in _PAGED and parsed is not None:
+        if action in PAGED and parsed is not None:
             value = parsed.get("pageNum", 1)
             page_num = value if isinstance(value, int) and not isinstance(value, bool) else None
         sandbox.record(
@@ -289,10 +230,10 @@ class _Handler(BaseHTTPRequestHandler):
         path = urlsplit(self.path).path
         if path != API_PATH:
             message = f"No API at {path!r}: send POST {API_PATH}."
-            return _Outcome(_error(404, "NOT_FOUND", message, rid))
+            return _Outcome(error_answer(404, "NOT_FOUND", message, rid))
         if self.command != "POST":
             message = f"{self.command} is not allowed: send POST {API_PATH}."
-            return _Outcome(_error(405, "METHOD_NOT_ALLOWED", message, rid, _ALLOW))
+            return _Outcome(error_answer(405, "METHOD_NOT_ALLOWED", message, rid, _ALLOW))
         reason = authenticate(
             lower,
             raw,
@@ -301,27 +242,25 @@ class _Handler(BaseHTTPRequestHandler):
             now=sandbox.clock(),
         )
         if reason is not None:
-            return _Outcome(_error(401, AUTH_FAILURE, reason, rid))
+            return _Outcome(error_answer(401, AUTH_FAILURE, reason, rid))
         parsed, body_error = _json_object(raw)
         kind, credential = principal(lower)
         account = sandbox.account_for(kind, credential)
         if action is not None and not account.may_call(action):
             message = account.denial(action, by_token=kind == "token")
-            return _Outcome(_error(403, UNAUTHORIZED, message, rid), None, parsed, account)
+            return _Outcome(error_answer(403, UNAUTHORIZED, message, rid), None, parsed, account)
         fault = sandbox.faults.decide(action, time.monotonic())
-        answer = _fault_answer(fault, sandbox.faults, rid)
+        answer = fault_answer(fault, sandbox.faults, rid)
         if answer is None:
             catalog = account.catalog
             assert catalog is not None  # every account the sandbox serves has its catalog
             try:
-                answer = _api_answer(
-                    sandbox, catalog, lower, action, parsed, body_error, rid, fault
-                )
+                answer = api_answer(sandbox, catalog, lower, action, parsed, body_error, rid, fault)
             except ParamError as e:
-                answer = _error(e.status, e.code, e.message, rid)
+                answer = error_answer(e.status, e.code, e.message, rid)
             except Exception:  # a sandbox bug must not look like a dropped connection
                 _log.exception("sandbox failed to answer %s", action)
-                answer = _error(500, "INTERNAL_SERVER_ERROR", "Sandbox internal error.", rid)
+                answer = error_answer(500, "INTERNAL_SERVER_ERROR", "Sandbox internal error.", rid)
         return _Outcome(answer, fault, parsed, account)
 
     def _read_body(self, lower: Mapping[str, str]) -> bytes:
@@ -362,7 +301,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- writing --------------------------------------------------------------------------
 
-    def _write(self, answer: _Answer, mode: str) -> None:
+    def _write(self, answer: Answer, mode: str) -> None:
         """Send ``answer``: normally, or stalled (``slow``), cut short (``truncated``), or not
         at all (``drop``)."""
         if mode == "drop":
@@ -411,124 +350,6 @@ def _json_object(raw: bytes) -> tuple[dict[str, Any] | None, str]:
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
-
-
-def _fault_answer(fault: str | None, faults: Faults, rid: str) -> _Answer | None:
-    """The answer a fault sends instead of the API's, or None when the API answers."""
-    if fault is None or fault in _DELIVERY_FAULTS or fault == "no-dataset":
-        return None
-    if fault == "429":
-        retry = faults.retry_after
-        headers = () if retry is None else (("Retry-After", _seconds(retry)),)
-        return _error(429, ERROR_CODES[429], _ERROR_MESSAGES[429], rid, headers)
-    if fault == "malformed":
-        return _Answer(200, b'{"requestId":"' + rid.encode() + b'","response":{"dataSet":[{,]')
-    if fault == "403-challenge":
-        return _Answer(403, _CHALLENGE_PAGE, HTML_TYPE, (("cf-mitigated", "challenge"),))
-    if fault == "451":
-        return _Answer(451, _html(451), HTML_TYPE)
-    parsed = error_kind(fault)
-    if parsed is None:  # pragma: no cover - kinds are checked when injected
-        raise ValueError(f"unknown fault {fault!r}")
-    status, body = parsed
-    if body == "json":
-        return _error(status, ERROR_CODES[status], _ERROR_MESSAGES[status], rid)
-    if body == "html":
-        return _Answer(status, _html(status), HTML_TYPE)
-    return _Answer(status, b"", None)
-
-
-def _seconds(value: float) -> str:
-    # Retry-After is whole seconds in HTTP; fractions are sent as-is to keep tests fast.
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
-
-
-def _api_answer(
-    sandbox: Sandbox,
-    catalog: Catalog,
-    lower: Mapping[str, str],
-    action: str | None,
-    body: dict[str, Any] | None,
-    body_error: str,
-    rid: str,
-    fault: str | None,
-) -> _Answer:
-    version = lower.get("x-zc-version")
-    if version != API_VERSION:
-        message = f"X-ZC-Version must be {API_VERSION}, got {version!r}."
-        return _error(400, "UNSUPPORTED_VERSION", message, rid)
-    service = lower.get("x-zc-service")
-    if service is not None and service != SERVICE:
-        message = f"X-ZC-Service must be {SERVICE!r}, got {service!r}."
-        return _error(400, "UNSUPPORTED_SERVICE", message, rid)
-    if not action:
-        return _error(400, "MISSING_PARAMETER", "The X-ZC-Action header is missing.", rid)
-    handler = _ACTIONS.get(action)
-    if handler is None:
-        message = f"Action {action!r} is not supported; supported: {', '.join(_ACTIONS)}."
-        return _error(400, "UNSUPPORTED_ACTION", message, rid)
-    if body is None:
-        return _error(400, "INVALID_PARAMETER", body_error, rid)
-    return handler(sandbox, catalog, body, rid, fault == "no-dataset")
-
-
-def _page(rid: str, data: bytes, total: int, omit: bool) -> _Answer:
-    """A paged answer: ``dataSet`` (left out when ``omit``, the no-dataset fault), then
-    ``totalCount``."""
-    count = b'"totalCount":' + str(total).encode()
-    return _success(rid, count if omit else b'"dataSet":' + data + b"," + count)
-
-
-def _describe_images(
-    sandbox: Sandbox, catalog: Catalog, body: dict[str, Any], rid: str, omit: bool
-) -> _Answer:
-    req = parse_describe_images(body)
-    if not catalog.has_zone(req.zone_id):
-        return _error(404, "INVALID_ZONE_NOT_FOUND", "Region does not exist.", rid)
-    churn = sandbox.faults.take_churn()
-    if churn > 0:
-        catalog.churn(req.zone_id, churn, sandbox.faults.churn_mode)
-    return _page(
-        rid, *catalog.page_json(req.zone_id, req.filter, req.page_num, req.page_size), omit
-    )
-
-
-def _describe_custom_images(
-    sandbox: Sandbox, catalog: Catalog, body: dict[str, Any], rid: str, omit: bool
-) -> _Answer:
-    req = parse_describe_custom_images(body)
-    return _page(rid, *catalog.custom_images_page(req.filter, req.page_num, req.page_size), omit)
-
-
-def _describe_instances(
-    sandbox: Sandbox, catalog: Catalog, body: dict[str, Any], rid: str, omit: bool
-) -> _Answer:
-    req = parse_describe_instances(body)
-    return _page(rid, *catalog.instances_page(req.filter, req.page_num, req.page_size), omit)
-
-
-def _describe_zones(
-    sandbox: Sandbox, catalog: Catalog, body: dict[str, Any], rid: str, omit: bool
-) -> _Answer:
-    zone_ids = body.get("zoneIds")
-    if zone_ids is not None and (
-        not isinstance(zone_ids, list) or not all(isinstance(z, str) for z in zone_ids)
-    ):
-        raise ParamError("INVALID_PARAMETER", "zoneIds must be an array of strings.")
-    wanted = frozenset(zone_ids) if zone_ids else None
-    if omit:
-        return _success(rid, b"")
-    return _success(rid, b'"zoneSet":' + catalog.zones_json(wanted))
-
-
-_Action = Callable[["Sandbox", Catalog, dict[str, Any], str, bool], _Answer]
-_ACTIONS: dict[str, _Action] = {
-    "DescribeImages": _describe_images,
-    "DescribeZones": _describe_zones,
-    "DescribeCustomImages": _describe_custom_images,
-    "DescribeInstances": _describe_instances,
-}
-_PAGED = frozenset({"DescribeImages", "DescribeCustomImages", "DescribeInstances"})
 
 
 def _register(found: dict[str, Account], credential: str, account: Account, what: str) -> None:
