@@ -70,6 +70,7 @@ if TYPE_CHECKING:
         status_trend,
         write_snapshot,
     )
+    from .inventory import fetch_custom_images, fetch_instances, fetch_inventory
     from .parse import RawPage, load_pages, save_pages
     from .report import build_report
     from .summary import summarize
@@ -90,6 +91,9 @@ _LAZY = {
     "fetch_images": "client",
     "fetch_images_raw": "client",
     "fetch_zones": "client",
+    "fetch_custom_images": "inventory",
+    "fetch_instances": "inventory",
+    "fetch_inventory": "inventory",
     "frame_from_records": "frame",
     "load_pages": "parse",
     "normalize_pages": "frame",
@@ -145,8 +149,11 @@ __all__ = [
     "diff_store",
     "empty_frame",
     "explode_tags",
+    "fetch_custom_images",
     "fetch_images",
     "fetch_images_raw",
+    "fetch_instances",
+    "fetch_inventory",
     "fetch_zones",
     "frame_from_records",
     "list_snapshots",

@@ -8,11 +8,13 @@ pooled :class:`~imgframe.transport.Transport`, and pages every listing with a
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import threading
 import time
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
@@ -22,18 +24,35 @@ from .credentials import resolve_credentials, resolve_endpoint
 from .defaults import DEFAULT_CONCURRENCY, DEFAULT_PAGE_SIZE
 from .errors import ConsistencyWarning, IncompleteError, InvalidArgument, NotListedError
 from .filters import (
+    CUSTOM_IMAGE_FILTERS,
     IMAGE_FILTERS,
+    INSTANCE_FILTERS,
+    CustomImageFilterArgs,
+    CustomImageFilters,
+    Filters,
     ImageFilterArgs,
     ImageFilters,
+    InstanceFilterArgs,
+    InstanceFilters,
     check_concurrency,
     check_page_size,
     check_repages,
     check_zone_id,
     filter_signature,
 )
-from .frame import frame_from_tables, zones_frame
+from .frame import frame_from_tables, listing_frame, zones_frame
 from .paging import Listing, ListingReport, Pager, PagingResult
-from .parse import RawPage, parse_zones, save_pages
+from .parse import (
+    CUSTOM_IMAGES,
+    IMAGES,
+    INSTANCES,
+    PageSpec,
+    RawPage,
+    parse_page,
+    parse_zones,
+    save_pages,
+)
+from .schema import CATEGORICAL_COLUMNS
 from .transport import RetryPolicy, Timeouts, Transport
 
 if TYPE_CHECKING:
@@ -56,6 +75,7 @@ class ConnectionArgs(TypedDict, total=False):
     retry: RetryPolicy | None
     max_concurrency: int
     clock: Callable[[], float]
+    slots: threading.BoundedSemaphore | None
 
 
 class Client:
@@ -82,8 +102,14 @@ class Client:
         retry: RetryPolicy | None = None,
         max_concurrency: int = DEFAULT_CONCURRENCY,
         clock: Callable[[], float] = time.time,
+        slots: threading.BoundedSemaphore | None = None,
     ) -> None:
         self.max_concurrency = check_concurrency(max_concurrency)
+        #: The profile the credentials came from, when one was named.
+        self.profile = profile
+        #: Requests in flight at once, across every listing and action of this client (and
+        #: of other clients given the same ``slots``: several accounts in one run).
+        self.slots = slots or threading.BoundedSemaphore(self.max_concurrency)
         endpoint = resolve_endpoint(endpoint)  # first: a bad endpoint is the clearer error
         credentials = resolve_credentials(
             access_key_id=access_key_id,
@@ -181,11 +207,7 @@ class Client:
             zones_frame_ = single.result() if single is not None else zones
         if raw_dir is not None:
             save_pages(result.raw_pages, raw_dir)
-        reports = result.reports
-        complete = result.complete
-        notes = [r.reason for r in reports.values() if not r.settled]
-        for note in notes:
-            warnings.warn(note, ConsistencyWarning, stacklevel=2)
+        notes = _settle_notes(result)
         frame = frame_from_tables(
             result.tables,
             result.keys,
@@ -194,15 +216,32 @@ class Client:
             release=True,
             notes=notes,
         )
+        return self._finish(
+            IMAGES, frame, result, checked, before, notes, page_size, allow_incomplete
+        )
+
+    def _finish(
+        self,
+        spec: PageSpec,
+        frame: pd.DataFrame,
+        result: PagingResult,
+        filters: Filters,
+        before: Mapping[str, Any],
+        notes: list[str],
+        page_size: int,
+        allow_incomplete: bool,
+    ) -> pd.DataFrame:
+        """Record the fetch in ``frame.attrs["imgframe"]``; raise (or warn) when incomplete."""
+        reports = result.reports
         frame.attrs["imgframe"] = {
-            "filters": checked.to_api(),
-            "zones": result.keys,
+            "filters": filters.to_api(),
+            "zones": [k for k in result.keys if k],
             "totalCounts": result.totals,
-            "rows": {zone: report.rows for zone, report in reports.items()},
-            "complete": complete,
+            "rows": {key: report.rows for key, report in reports.items()},
+            "complete": result.complete,
             "incomplete": {
-                zone: {"missing": r.missing, "reason": r.reason}
-                for zone, r in reports.items()
+                key: {"missing": r.missing, "reason": r.reason}
+                for key, r in reports.items()
                 if not r.complete
             },
             "warnings": notes,
@@ -211,14 +250,18 @@ class Client:
             "seconds": round(result.seconds, 3),
             **self.transport.stats.since(before),
         }
+        zones = sum(1 for key in result.keys if key)
         log.info(
-            "fetched %d images from %d zone(s) in %.2fs",
+            "fetched %d %s from %s in %.2fs",
             len(frame),
-            len(result.keys),
+            spec.noun,
+            f"{zones} zone(s)" if zones else "the account",
             result.seconds,
         )
-        if not complete:
-            message = self._incomplete(frame, reports, page_size, allow=allow_incomplete)
+        if not result.complete:
+            message = self._incomplete(
+                frame, reports, page_size, noun=spec.noun, allow=allow_incomplete
+            )
             frame.attrs["imgframe"]["warnings"].append(message)
         return frame
 
@@ -228,14 +271,16 @@ class Client:
         reports: dict[str, ListingReport],
         page_size: int,
         *,
+        noun: str,
         allow: bool,
     ) -> str:
         """Raise :class:`IncompleteError` for a result known to be short; with ``allow``,
         warn instead and return the message."""
-        short = {zone: r for zone, r in reports.items() if not r.complete}
+        short = {key: r for key, r in reports.items() if not r.complete}
         details = "; ".join(
-            f"zone {zone}: {r.rows} of the {r.total} images its pages announced ({r.reason})"
-            for zone, r in sorted(short.items())
+            f"{'zone ' + key if key else 'the listing'}: {r.rows} of the {r.total} {noun} its "
+            f"pages announced ({r.reason})"
+            for key, r in sorted(short.items())
         )
         hint = (
             f" (the server may cap pages below pageSize={page_size}: try a smaller page size)"
@@ -319,18 +364,143 @@ class Client:
     ) -> PagingResult:
         """Page DescribeImages over the zones listed (or the one zone asked for)."""
         zone_ids = list(zones["zoneId"]) if zones is not None else [str(zone_id)]
-        pager = Pager(
-            self.transport,
-            "DescribeImages",
+        base = filters.to_api()
+        return self._pager(
+            IMAGES,
             page_size=page_size,
-            max_concurrency=self.max_concurrency,
+            progress=progress,
             keep_raw=keep_raw,
             max_repages=max_repages,
             verify=verify,
-            progress=progress,
+        ).run([Listing(zone, {"zoneId": zone, **base}) for zone in zone_ids])
+
+    def _pager(self, spec: PageSpec, **options: Any) -> Pager:
+        return Pager(
+            self.transport,
+            spec.action,
+            parse=functools.partial(parse_page, spec=spec),
+            id_column=spec.id_column,
+            max_concurrency=self.max_concurrency,
+            slots=self.slots,
+            **options,
         )
+
+    @filter_signature(CUSTOM_IMAGE_FILTERS, CustomImageFilterArgs)
+    def fetch_custom_images(
+        self,
+        region_id: str | None = None,
+        /,
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        progress: bool | None = None,
+        max_repages: int = 2,
+        allow_incomplete: bool = False,
+        **filters: Unpack[CustomImageFilterArgs],
+    ) -> pd.DataFrame:
+        """The account's custom images (DescribeCustomImages, account-wide), one row per
+        image: the image columns (categoricals, ``imageSize`` in GiB, Arrow lists) plus
+        ``regionIdList`` (the regions where it is available), ``resourceGroupId`` and
+        ``resourceGroupName``, then ``fetchedAt``. ``region_id`` and the other filters are
+        those of :class:`~imgframe.filters.CustomImageFilterArgs`.
+        """
+        if region_id is not None:
+            filters["region_id"] = region_id
+        return self._account_listing(
+            CUSTOM_IMAGES,
+            CustomImageFilters.build(**filters),
+            [""],
+            categoricals=IMAGE_CATEGORICALS,
+            page_size=page_size,
+            progress=progress,
+            max_repages=max_repages,
+            allow_incomplete=allow_incomplete,
+        )
+
+    @filter_signature(INSTANCE_FILTERS, InstanceFilterArgs)
+    def fetch_instances(
+        self,
+        zone_id: str | Sequence[str] = "all",
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        progress: bool | None = None,
+        max_repages: int = 2,
+        allow_incomplete: bool = False,
+        **filters: Unpack[InstanceFilterArgs],
+    ) -> pd.DataFrame:
+        """Instances (DescribeInstances), one row per instance, typed like the image frame:
+        ``zoneId``, ``status`` and ``instanceType`` categoricals, ``createTime`` and
+        ``expiredTime`` UTC timestamps, Arrow lists for addresses and ``tags``. ``zone_id``
+        ``"all"`` lists the account in one listing; a zone or a list of zones lists each.
+        ``image_id`` (and the other filters of :class:`~imgframe.filters.InstanceFilterArgs`)
+        narrow it: the join key for "is this image used".
+        """
+        checked = InstanceFilters.build(**filters)
+        if isinstance(zone_id, str) and zone_id == "all":
+            zones = [""]
+        elif isinstance(zone_id, str):
+            zones = [check_zone_id(zone_id)]
+        else:
+            zones = list(dict.fromkeys(check_zone_id(z) for z in zone_id))
+            if not zones:
+                raise InvalidArgument("zone_id is an empty list; give a zone or 'all'")
+        return self._account_listing(
+            INSTANCES,
+            checked,
+            zones,
+            categoricals=("zoneId", "status", "instanceType"),
+            timestamps=("createTime", "expiredTime"),
+            page_size=page_size,
+            progress=progress,
+            max_repages=max_repages,
+            allow_incomplete=allow_incomplete,
+        )
+
+    def _account_listing(
+        self,
+        spec: PageSpec,
+        filters: Filters,
+        zones: list[str],
+        *,
+        categoricals: Sequence[str],
+        timestamps: Sequence[str] = (),
+        page_size: int,
+        progress: bool | None,
+        max_repages: int,
+        allow_incomplete: bool,
+    ) -> pd.DataFrame:
+        """Page ``spec``'s action once per zone given ("": account-wide, no zone sent) and
+        build its frame."""
+        check_page_size(page_size)
+        check_repages(max_repages)
+        before = self.transport.stats.snapshot()
         base = filters.to_api()
-        return pager.run([Listing(zone, {"zoneId": zone, **base}) for zone in zone_ids])
+        result = self._pager(
+            spec, page_size=page_size, progress=progress, max_repages=max_repages
+        ).run([Listing(z, {**base, "zoneId": z} if z else base) for z in zones])
+        notes = _settle_notes(result)
+        frame = listing_frame(
+            result.tables,
+            spec.records,
+            categoricals=categoricals,
+            timestamps=timestamps,
+            fetched_at=result.fetched_at,
+            notes=notes,
+        )
+        return self._finish(
+            spec, frame, result, filters, before, notes, page_size, allow_incomplete
+        )
+
+
+def _settle_notes(result: PagingResult) -> list[str]:
+    """The warnings of listings that kept changing while they were paged (each warned)."""
+    notes = [r.reason for r in result.reports.values() if not r.settled]
+    for note in notes:
+        warnings.warn(note, ConsistencyWarning, stacklevel=3)
+    return notes
+
+
+#: The image frame's categoricals but ``zoneId`` (custom images are account-wide).
+IMAGE_CATEGORICALS = tuple(c for c in CATEGORICAL_COLUMNS if c != "zoneId")
 
 
 # --------------------------------------------------------------------------------------------

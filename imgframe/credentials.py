@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_ENDPOINT",
     "Credentials",
     "is_loopback",
+    "list_profiles",
     "resolve_credentials",
     "resolve_endpoint",
     "without_userinfo",
@@ -158,6 +159,32 @@ def resolve_credentials(
         f"{profile_name!r}), environment ZENLAYERCLOUD_ACCESS_KEY_ID + "
         "ZENLAYERCLOUD_ACCESS_KEY_PASSWORD"
     )
+
+
+def list_profiles(*, home: str | os.PathLike[str] | None = None) -> list[str]:
+    """The profiles of the official CLI's ``~/.zenlayer/credentials.json``, in file order
+    (what ``profiles="all"`` fetches).
+
+    >>> import json, tempfile
+    >>> home = Path(tempfile.mkdtemp())
+    >>> (home / ".zenlayer").mkdir()
+    >>> _ = (home / ".zenlayer" / "credentials.json").write_text(json.dumps(
+    ...     {"prod": {"token": "t1"}, "dev": {"token": "t2"}}))
+    >>> list_profiles(home=home)
+    ['prod', 'dev']
+    """
+    path = Path(home if home is not None else Path.home()) / ".zenlayer" / "credentials.json"
+    document = _read_json(path)
+    if document is None:
+        raise CredentialsError(f"no profiles: {path} does not exist")
+    if isinstance(document, dict) and isinstance(document.get("profiles"), dict):
+        document = document["profiles"]
+    if not isinstance(document, dict):
+        raise CredentialsError(f"{path} is not a JSON object of profiles")
+    names = [str(name) for name, entry in document.items() if isinstance(entry, dict)]
+    if not names:
+        raise CredentialsError(f"{path} holds no profiles")
+    return names
 
 
 def _require_pair(key_id: str | None, secret: str | None, id_name: str, secret_name: str) -> None:

@@ -4,7 +4,9 @@ Diffs key images by ``(zoneId, imageId)`` (or any ``key``) and compare values, n
 ``tags`` as a set of (key, value) pairs (a missing ``tags`` is the same as no tags, as in the
 frame), other list columns such as ``nicNetworkType`` as sets of their items, so reordering
 is not a change; NA against NA is unchanged, NA against a value (an empty list included) is a
-change. ``fetchedAt``, ``snapshotAt`` and ``snapshot_date`` are never compared. Matching and
+change. ``fetchedAt``, ``snapshotAt`` and ``snapshot_date`` are never compared, and the
+inventory's ``instanceCount`` only when named in ``fields``: usage moves every day, and a
+diff of the catalogue would drown in it. Matching and
 comparing run in Arrow, column by column, never row by row in Python.
 """
 
@@ -27,6 +29,8 @@ from .schema.arrow import ARROW_ERRORS, STRING, decoded_dictionary, small_offset
 __all__ = ["SnapshotDiff", "check_unique", "diff_snapshots"]
 
 _NOT_COMPARED = frozenset({"fetchedAt", "snapshotAt", "snapshot_date"})
+#: Compared only when asked for by name.
+_VOLATILE = frozenset({"instanceCount"})
 
 
 def check_unique(df: pd.DataFrame, key: Sequence[str], error: type[Exception], where: str) -> None:
@@ -139,10 +143,10 @@ def diff_snapshots(
 ) -> SnapshotDiff:
     """Compare two snapshots (frames, or one day each of :func:`read_snapshots`) image by image.
 
-    ``fields`` limits the comparison (default: every column of either side except the key and
-    ``fetchedAt``/``snapshotAt``/``snapshot_date``). A column only one side has is compared
-    against NA. Raises :class:`InvalidArgument` for a key or field neither frame has and
-    :class:`DataError` when a key repeats within a snapshot.
+    ``fields`` limits the comparison (default: every column of either side except the key,
+    ``fetchedAt``/``snapshotAt``/``snapshot_date`` and ``instanceCount``). A column only one
+    side has is compared against NA. Raises :class:`InvalidArgument` for a key or field
+    neither frame has and :class:`DataError` when a key repeats within a snapshot.
 
     >>> from imgframe.frame import frame_from_records
     >>> old = frame_from_records([
@@ -195,7 +199,7 @@ def _fields_to_compare(
 ) -> list[str]:
     if fields is None:
         names = list(dict.fromkeys([*new.columns, *old.columns]))
-        return [n for n in names if n not in key and n not in _NOT_COMPARED]
+        return [n for n in names if n not in key and n not in _NOT_COMPARED | _VOLATILE]
     fields = [fields] if isinstance(fields, str) else list(fields)
     unknown = [f for f in fields if f not in old.columns and f not in new.columns]
     if unknown:

@@ -46,11 +46,17 @@ from .schema import (
 )
 
 __all__ = [
+    "CUSTOM_IMAGE_FILTERS",
     "IMAGE_FILTERS",
+    "INSTANCE_FILTERS",
+    "CustomImageFilterArgs",
+    "CustomImageFilters",
     "Filter",
     "Filters",
     "ImageFilterArgs",
     "ImageFilters",
+    "InstanceFilterArgs",
+    "InstanceFilters",
     "TagsArg",
     "check_concurrency",
     "check_page_size",
@@ -119,9 +125,7 @@ class Filter:
         items = _string_list(self.api, value, max_length=self.max_length)
         if not items:
             if self.refuse_empty:
-                raise InvalidArgument(
-                    f"{self.api} must not be empty (leave it out to list every image)"
-                )
+                raise InvalidArgument(f"{self.api} must not be empty (leave it out: no filter)")
             return None
         if self.max_items is not None and len(items) > self.max_items:
             raise InvalidArgument(
@@ -138,49 +142,112 @@ class Filter:
         return value
 
 
-class ImageFilterArgs(TypedDict, total=False):
-    """Every DescribeImages filter, as keyword arguments (the one place they are declared)."""
+# Each filter is declared once, as an annotated type; each action's TypedDict below lists the
+# filters that action takes, in the order users see them.
+_ImageIds = Annotated[
+    Iterable[str] | str,
+    Filter(
+        "imageIds",
+        "list",
+        "Image ids, comma-separated (repeatable).",
+        max_items=MAX_IMAGE_IDS,
+        noun="ids",
+        refuse_empty=True,
+        metavar="IDS",
+    ),
+]
+_ImageName = Annotated[str, Filter("imageName", "text", "Fuzzy, case-insensitive name match.")]
+_Category = Annotated[Category, Filter("category", "choice")]
+_ImageType = Annotated[ImageType, Filter("imageType", "choice")]
+_ImageSource = Annotated[ImageSource, Filter("imageSource", "choice")]
+_OsType = Annotated[OsType, Filter("osType", "choice")]
+_ImageStatus = Annotated[ImageStatus, Filter("imageStatus", "choice")]
+_TagKeys = Annotated[
+    Iterable[str] | str,
+    Filter(
+        "tagKeys",
+        "list",
+        "Tag keys the items carry, comma-separated (at most 20).",
+        max_items=MAX_TAGS,
+        max_length=MAX_TAG_LENGTH,
+        noun="keys",
+        metavar="KEYS",
+    ),
+]
+_Tags = Annotated[
+    TagsArg,
+    Filter(
+        "tags", "tags", "Tag filter (repeatable, at most 20).", flag="--tag", metavar="KEY=VALUE"
+    ),
+]
+_RegionId = Annotated[str, Filter("regionId", "text", "Region, e.g. asia-east-1.", max_length=128)]
+_ResourceGroupId = Annotated[
+    str, Filter("resourceGroupId", "text", "Resource group id.", max_length=128)
+]
+_InstanceIds = Annotated[
+    Iterable[str] | str,
+    Filter(
+        "instanceIds",
+        "list",
+        "Instance ids, comma-separated (repeatable).",
+        max_items=MAX_IMAGE_IDS,
+        noun="ids",
+        refuse_empty=True,
+        metavar="IDS",
+    ),
+]
+_ImageId = Annotated[
+    str, Filter("imageId", "text", "Instances running this image.", max_length=128)
+]
+_InstanceType = Annotated[str, Filter("instanceType", "text", "Instance type.", max_length=128)]
+# Instance statuses are not documented as a closed set, so any status is sent as given.
+_InstanceStatus = Annotated[str, Filter("status", "text", "Instance status.", max_length=64)]
+_InstanceName = Annotated[str, Filter("name", "text", "Fuzzy instance name match.")]
+_Ipv4 = Annotated[str, Filter("ipv4Address", "text", "An IPv4 address.", max_length=64)]
+_Ipv6 = Annotated[str, Filter("ipv6Address", "text", "An IPv6 address.", max_length=64)]
 
-    image_ids: Annotated[
-        Iterable[str] | str,
-        Filter(
-            "imageIds",
-            "list",
-            "Image ids, comma-separated (repeatable).",
-            max_items=MAX_IMAGE_IDS,
-            noun="ids",
-            refuse_empty=True,
-            metavar="IDS",
-        ),
-    ]
-    image_name: Annotated[str, Filter("imageName", "text", "Fuzzy, case-insensitive name match.")]
-    category: Annotated[Category, Filter("category", "choice")]
-    image_type: Annotated[ImageType, Filter("imageType", "choice")]
-    image_source: Annotated[ImageSource, Filter("imageSource", "choice")]
-    os_type: Annotated[OsType, Filter("osType", "choice")]
-    image_status: Annotated[ImageStatus, Filter("imageStatus", "choice")]
-    tag_keys: Annotated[
-        Iterable[str] | str,
-        Filter(
-            "tagKeys",
-            "list",
-            "Tag keys the images carry, comma-separated (at most 20).",
-            max_items=MAX_TAGS,
-            max_length=MAX_TAG_LENGTH,
-            noun="keys",
-            metavar="KEYS",
-        ),
-    ]
-    tags: Annotated[
-        TagsArg,
-        Filter(
-            "tags",
-            "tags",
-            "Tag filter (repeatable, at most 20).",
-            flag="--tag",
-            metavar="KEY=VALUE",
-        ),
-    ]
+
+class ImageFilterArgs(TypedDict, total=False):
+    """Every DescribeImages filter, as keyword arguments."""
+
+    image_ids: _ImageIds
+    image_name: _ImageName
+    category: _Category
+    image_type: _ImageType
+    image_source: _ImageSource
+    os_type: _OsType
+    image_status: _ImageStatus
+    tag_keys: _TagKeys
+    tags: _Tags
+
+
+class CustomImageFilterArgs(TypedDict, total=False):
+    """Every DescribeCustomImages filter (account-wide: no zone), as keyword arguments."""
+
+    region_id: _RegionId
+    image_ids: _ImageIds
+    image_name: _ImageName
+    category: _Category
+    os_type: _OsType
+    image_status: _ImageStatus
+    resource_group_id: _ResourceGroupId
+    tag_keys: _TagKeys
+    tags: _Tags
+
+
+class InstanceFilterArgs(TypedDict, total=False):
+    """Every DescribeInstances filter but the zone, as keyword arguments."""
+
+    instance_ids: _InstanceIds
+    image_id: _ImageId
+    instance_type: _InstanceType
+    status: _InstanceStatus
+    name: _InstanceName
+    resource_group_id: _ResourceGroupId
+    ipv4_address: _Ipv4
+    ipv6_address: _Ipv6
+    tag_keys: _TagKeys
+    tags: _Tags
 
 
 def _declared(args: type) -> tuple[Filter, ...]:
@@ -194,8 +261,10 @@ def _declared(args: type) -> tuple[Filter, ...]:
     return tuple(specs)
 
 
-#: The DescribeImages filters, in declaration order.
+#: The filters of each action, in declaration order.
 IMAGE_FILTERS: tuple[Filter, ...] = _declared(ImageFilterArgs)
+CUSTOM_IMAGE_FILTERS: tuple[Filter, ...] = _declared(CustomImageFilterArgs)
+INSTANCE_FILTERS: tuple[Filter, ...] = _declared(InstanceFilterArgs)
 
 
 @dataclass(frozen=True)
@@ -253,6 +322,38 @@ class Filters:
 
 
 @dataclass(frozen=True)
+class CustomImageFilters(Filters):
+    """A checked DescribeCustomImages filter set.
+
+    >>> CustomImageFilters.build(region_id="asia-east-1", os_type="linux").to_api()
+    {'regionId': 'asia-east-1', 'osType': 'linux'}
+    """
+
+    SPECS = CUSTOM_IMAGE_FILTERS
+
+    @classmethod
+    def build(cls, **filters: Unpack[CustomImageFilterArgs]) -> CustomImageFilters:
+        """Check user arguments; raise :class:`InvalidArgument` naming the first problem."""
+        return cls(cls.check(dict(filters)))
+
+
+@dataclass(frozen=True)
+class InstanceFilters(Filters):
+    """A checked DescribeInstances filter set (everything but the zone and the page).
+
+    >>> InstanceFilters.build(image_id="ubuntu2204_20240712").to_api()
+    {'imageId': 'ubuntu2204_20240712'}
+    """
+
+    SPECS = INSTANCE_FILTERS
+
+    @classmethod
+    def build(cls, **filters: Unpack[InstanceFilterArgs]) -> InstanceFilters:
+        """Check user arguments; raise :class:`InvalidArgument` naming the first problem."""
+        return cls(cls.check(dict(filters)))
+
+
+@dataclass(frozen=True)
 class ImageFilters(Filters):
     """A checked DescribeImages filter set (everything but the zone and the page).
 
@@ -280,6 +381,7 @@ def filter_signature(specs: Sequence[Filter], args: type) -> Callable[[F], F]:
         params = [
             p for p in signature.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD
         ]
+        named = {p.name for p in params}
         params += [
             inspect.Parameter(
                 spec.name,
@@ -288,6 +390,7 @@ def filter_signature(specs: Sequence[Filter], args: type) -> Callable[[F], F]:
                 annotation=hints[spec.name] | None,
             )
             for spec in specs
+            if spec.name not in named  # given its own parameter (e.g. positional region_id)
         ]
         func.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
         return func

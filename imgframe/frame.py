@@ -37,14 +37,23 @@ import pyarrow.compute as pc
 from .errors import DataQualityWarning, InvalidArgument
 from .parse import RawPage, conform, load_pages, parse_pages, records_from_dicts
 from .schema import CATEGORICAL_COLUMNS, IMAGE_FIELDS, ZONE_FIELDS, ZONE_JOIN_COLUMNS
-from .schema.arrow import CATEGORY_TYPE, RECORD_SCHEMA, TAGS_TYPE, TIMESTAMP_TYPE, pandas_dtype
+from .schema.arrow import (
+    CATEGORY_TYPE,
+    RECORD_SCHEMA,
+    TAGS_TYPE,
+    TIMESTAMP_TYPE,
+    decoded_dictionary,
+    pandas_dtype,
+)
 
 __all__ = [
+    "concat_frames",
     "empty_frame",
     "explode_tags",
     "frame_from_records",
     "frame_from_tables",
     "join_zones",
+    "listing_frame",
     "normalize_pages",
     "tables_to_arrow",
     "tag_columns",
@@ -147,6 +156,97 @@ def tables_to_arrow(
             columns[name] = pending.pop(name).combine_chunks()
     columns["fetchedAt"] = fetched
     return pa.table(columns)
+
+
+def listing_frame(
+    tables: list[pa.Table],
+    schema: pa.Schema,
+    *,
+    categoricals: Sequence[str],
+    timestamps: Sequence[str] = (),
+    fetched_at: datetime | None = None,
+    notes: list[str] | None = None,
+) -> pd.DataFrame:
+    """An account-wide listing (custom images, instances) as a typed frame, typed like the
+    image frame: the documented fields of ``schema`` first (categoricals, ``imageSize`` in
+    GiB, lists with null as ``[]``, ISO-8601 ``timestamps`` as UTC), fields the API adds later
+    after them, then ``fetchedAt``.
+
+    >>> from imgframe.parse import INSTANCES, records_from_dicts
+    >>> rows = records_from_dicts([{"instanceId": "i-1", "status": "RUNNING",
+    ...                             "createTime": "2025-11-04T07:08:28Z"}], INSTANCES.records)
+    >>> df = listing_frame([rows], INSTANCES.records, categoricals=["status"],
+    ...                    timestamps=["createTime"])
+    >>> df.loc[0, "createTime"], str(df["status"].dtype)
+    (Timestamp('2025-11-04 07:08:28+0000', tz='UTC'), 'category')
+    """
+    given = [conform(t, schema) for t in tables] or [schema.empty_table()]
+    records = pa.concat_tables(given, promote_options="permissive")
+    columns: dict[str, pa.Array] = {}
+    for name in records.column_names:
+        column = records.column(name).combine_chunks()
+        if name == "imageSize":
+            column, bad = _parse_sizes(column)
+            _note(notes, bad, "imageSize", "a whole number of GiB")
+        elif name in timestamps:
+            stamps = pc.cast(
+                pc.strptime(column, format="%Y-%m-%dT%H:%M:%SZ", unit="s", error_is_null=True),
+                TIMESTAMP_TYPE,
+            )
+            _note(notes, stamps.null_count - column.null_count, name, "an ISO-8601 UTC time")
+            column = stamps
+        elif pa.types.is_list(column.type):
+            column = _empty_if_null(column)
+        elif name in categoricals:
+            column = column.dictionary_encode().cast(CATEGORY_TYPE)
+        columns[name] = column
+    when = (fetched_at or datetime.now(UTC)).astimezone(UTC)
+    micros = int(when.timestamp() * 1_000_000)
+    columns["fetchedAt"] = pa.array(np.full(records.num_rows, micros, dtype=np.int64)).cast(
+        TIMESTAMP_TYPE
+    )
+    frame: pd.DataFrame = pa.table(columns).to_pandas(types_mapper=pandas_dtype)
+    return frame
+
+
+def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """Frames of the same kind (several accounts, say) one after the other, dtypes kept:
+    categoricals get the union of their categories (pandas' own ``concat`` turns differing
+    ones into ``object``), Arrow lists stay Arrow lists. ``attrs`` are not carried over.
+
+    >>> a = frame_from_records([{"imageId": "a", "osType": "linux"}], zone_id="z1")
+    >>> b = frame_from_records([{"imageId": "b", "osType": "bsd"}], zone_id="z2")
+    >>> both = concat_frames([a, b])
+    >>> both["osType"].tolist(), str(both["osType"].dtype)
+    (['linux', 'bsd'], 'category')
+    """
+    if len(frames) == 1:
+        return frames[0].copy()
+    tables = [_plain_categories(pa.Table.from_pandas(f, preserve_index=False)) for f in frames]
+    table = pa.concat_tables(tables, promote_options="permissive").unify_dictionaries()
+    frame: pd.DataFrame = table.to_pandas(types_mapper=pandas_dtype)
+    return frame
+
+
+def _plain_categories(table: pa.Table) -> pa.Table:
+    """Every dictionary column as ``dictionary<int32, string>`` (pandas picks int8 codes, and
+    a null dictionary for an all-NA column, which Arrow cannot unify), no pandas metadata."""
+    columns = [
+        decoded_dictionary(column.combine_chunks()).dictionary_encode().cast(CATEGORY_TYPE)
+        if pa.types.is_dictionary(column.type)
+        else column
+        for column in table.columns
+    ]
+    return pa.table(columns, names=table.column_names)
+
+
+def _note(notes: list[str] | None, bad: int, name: str, what: str) -> None:
+    if not bad:
+        return
+    message = f"{name}: {bad} value(s) were not {what} and became NA"
+    warnings.warn(message, DataQualityWarning, stacklevel=4)
+    if notes is not None:
+        notes.append(message)
 
 
 def _parse_sizes(column: pa.Array) -> tuple[pa.Array, int]:

@@ -136,6 +136,7 @@ class ListingReport:
 class PagingResult:
     """Everything paging produced: per-listing Arrow tables plus what to record about them."""
 
+    action: str
     keys: list[str]
     tables: list[pa.Table]
     totals: dict[str, int]
@@ -172,6 +173,7 @@ class Pager:
         verify: bool = False,
         progress: bool | None = None,
         max_total: int = MAX_TOTAL,
+        slots: threading.BoundedSemaphore | None = None,
     ) -> None:
         self.transport = transport
         self.action = action
@@ -184,6 +186,8 @@ class Pager:
         self.verify = verify
         self.progress = progress
         self.max_total = max_total
+        #: Shared with other pagers of the same client(s): one bound on requests in flight.
+        self.slots = slots or threading.BoundedSemaphore(max_concurrency)
         self._cancel = threading.Event()
 
     def run(self, listings: Sequence[Listing]) -> PagingResult:
@@ -248,6 +252,7 @@ class Pager:
 
         ordered = list(by_key.values())
         return PagingResult(
+            action=self.action,
             keys=list(by_key),
             tables=[lst.table for lst in ordered if lst.table is not None],
             totals={lst.key: lst.total or 0 for lst in ordered},
@@ -274,9 +279,10 @@ class Pager:
             return parsed
 
         context = f"zone {listing.key} page {page_num}" if listing.key else f"page {page_num}"
-        parsed = self.transport.call(
-            self.action, params, parse=parse, context=context, cancel=self._cancel
-        )
+        with self.slots:
+            parsed = self.transport.call(
+                self.action, params, parse=parse, context=context, cancel=self._cancel
+            )
         problem = _id_problem(parsed.records, self.id_column)
         if problem:
             raise ResponseDataError(f"{self._where(listing, page_num)}: {problem}")

@@ -17,7 +17,7 @@ import io
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,10 +28,19 @@ import pyarrow as pa
 import pyarrow.json as pj
 
 from .errors import BadResponseError, DataError, ResponseDataError
-from .schema.arrow import RECORD_SCHEMA, TAGS_TYPE
+from .schema.arrow import (
+    CUSTOM_IMAGE_RECORD_SCHEMA,
+    INSTANCE_RECORD_SCHEMA,
+    RECORD_SCHEMA,
+    TAGS_TYPE,
+)
 
 __all__ = [
+    "CUSTOM_IMAGES",
+    "IMAGES",
+    "INSTANCES",
     "ZONE_ID",
+    "PageSpec",
     "ParsedPage",
     "RawPage",
     "conform",
@@ -47,36 +56,53 @@ __all__ = [
 #: What a zone id the API returns must look like: it becomes a file and directory name.
 ZONE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
-# The envelope as the fast path reads it: ``tags`` is the SDK models' wrapper object.
-_WIRE_IMAGE = pa.struct(
-    [
-        f if f.name != "tags" else pa.field("tags", pa.struct([("tags", TAGS_TYPE)]))
-        for f in RECORD_SCHEMA
-    ]
-)
-_ENVELOPE_SCHEMA = pa.schema(
-    [
-        ("requestId", pa.string()),
-        (
-            "response",
-            pa.struct(
-                [
-                    ("requestId", pa.string()),
-                    ("totalCount", pa.int64()),
-                    ("dataSet", pa.list_(_WIRE_IMAGE)),
-                ]
-            ),
-        ),
-    ]
-)
-# Fields the API adds later are inferred, but pyarrow infers them recursively and crashes
-# (a native stack overflow) on nesting a few thousand deep. So pages are read refusing
-# unknown fields, which never recurses; only a page that has some, and whose nesting a scan
-# finds shallow, is read again inferring them (see _parse_fast).
-_KNOWN_ONLY = pj.ParseOptions(explicit_schema=_ENVELOPE_SCHEMA, unexpected_field_behavior="error")
-_INFER_NEW = pj.ParseOptions(explicit_schema=_ENVELOPE_SCHEMA, unexpected_field_behavior="infer")
 #: How deep a page with unknown fields may nest to be inferred by pyarrow (a real page: 6).
 MAX_INFERRED_DEPTH = 64
+
+
+class PageSpec:
+    """How one action's pages are read: the action, its records' documented fields with
+    their Arrow types (``tags`` arriving as the SDK models' ``{"tags": [...]}`` wrapper), and
+    the field that identifies a record.
+
+    Fields the API adds later are inferred, but pyarrow infers them recursively and crashes
+    (a native stack overflow) on nesting a few thousand deep. So pages are read refusing
+    unknown fields, which never recurses; only a page that has some, and whose nesting
+    :func:`nesting_depth` finds shallow, is read again inferring them.
+    """
+
+    def __init__(self, action: str, records: pa.Schema, id_column: str, noun: str) -> None:
+        self.action = action
+        #: What the records are, for messages: "images", "instances".
+        self.noun = noun
+        self.records = records
+        self.id_column = id_column
+        wire = pa.struct(
+            [
+                f if f.name != "tags" else pa.field("tags", pa.struct([("tags", TAGS_TYPE)]))
+                for f in records
+            ]
+        )
+        response = pa.struct(
+            [("requestId", pa.string()), ("totalCount", pa.int64()), ("dataSet", pa.list_(wire))]
+        )
+        envelope = pa.schema([("requestId", pa.string()), ("response", response)])
+        self.known_only = pj.ParseOptions(
+            explicit_schema=envelope, unexpected_field_behavior="error"
+        )
+        self.infer_new = pj.ParseOptions(
+            explicit_schema=envelope, unexpected_field_behavior="infer"
+        )
+
+    def __repr__(self) -> str:
+        return f"PageSpec({self.action!r})"
+
+
+IMAGES = PageSpec("DescribeImages", RECORD_SCHEMA, "imageId", "images")
+CUSTOM_IMAGES = PageSpec(
+    "DescribeCustomImages", CUSTOM_IMAGE_RECORD_SCHEMA, "imageId", "custom images"
+)
+INSTANCES = PageSpec("DescribeInstances", INSTANCE_RECORD_SCHEMA, "instanceId", "instances")
 
 
 @dataclass(frozen=True)
@@ -102,23 +128,23 @@ class ParsedPage:
 # One page
 
 
-def parse_page(body: bytes) -> ParsedPage:
-    """Read one DescribeImages response body into Arrow.
+def parse_page(body: bytes, spec: PageSpec = IMAGES) -> ParsedPage:
+    """Read one response body of ``spec``'s action (DescribeImages by default) into Arrow.
 
     Raises :class:`BadResponseError` when the body is not the documented envelope (malformed
     JSON, no ``response``, no ``dataSet``), never a parser's own exception.
     """
     try:
-        return _parse_fast(body)
+        return _parse_fast(body, spec)
     except (pa.ArrowInvalid, pa.ArrowTypeError, _NotFastPath):
-        return _parse_slow(body)
+        return _parse_slow(body, spec)
 
 
 class _NotFastPath(Exception):
     """The fast path read the bytes but cannot vouch for the shape; use the slow path."""
 
 
-def _parse_fast(body: bytes) -> ParsedPage:
+def _parse_fast(body: bytes, spec: PageSpec) -> ParsedPage:
     if b"\n" in body or b"\r" in body:
         raise _NotFastPath  # pretty-printed JSON: the line-delimited reader would split it
     # Pages are parsed in many threads at once (max_concurrency of them while fetching). The
@@ -129,7 +155,7 @@ def _parse_fast(body: bytes) -> ParsedPage:
         table = pj.read_json(
             io.BytesIO(body),
             read_options=read,
-            parse_options=_KNOWN_ONLY,
+            parse_options=spec.known_only,
             memory_pool=pa.system_memory_pool(),
         )
     except pa.ArrowInvalid as exc:
@@ -138,7 +164,7 @@ def _parse_fast(body: bytes) -> ParsedPage:
         table = pj.read_json(
             io.BytesIO(body),
             read_options=read,
-            parse_options=_INFER_NEW,
+            parse_options=spec.infer_new,
             memory_pool=pa.system_memory_pool(),
         )
     # pyarrow's JSON reader does not check that strings are UTF-8; a full validation does
@@ -199,33 +225,34 @@ def _records_from_struct(images: pa.StructArray) -> pa.Table:
     return pa.Table.from_arrays(columns, names=names)
 
 
-def _parse_slow(body: bytes) -> ParsedPage:
-    document = load_json(body, "DescribeImages")
+def _parse_slow(body: bytes, spec: PageSpec) -> ParsedPage:
+    action = spec.action
+    document = load_json(body, action)
     response = document.get("response") if isinstance(document, dict) else None
     if not isinstance(response, dict):
         raise BadResponseError(
-            "DescribeImages answered HTTP 200 without a 'response' object",
-            action="DescribeImages",
+            f"{action} answered HTTP 200 without a 'response' object",
+            action=action,
             http_status=200,
         )
     data_set = response.get("dataSet")
     if not isinstance(data_set, list):
         raise BadResponseError(
-            "DescribeImages answered HTTP 200 without a 'dataSet' list",
-            action="DescribeImages",
-            http_status=200,
+            f"{action} answered HTTP 200 without a 'dataSet' list", action=action, http_status=200
         )
     total = response.get("totalCount")
     if not isinstance(total, int) or isinstance(total, bool):
         raise BadResponseError(
-            "DescribeImages answered HTTP 200 without an integer 'totalCount'",
-            action="DescribeImages",
+            f"{action} answered HTTP 200 without an integer 'totalCount'",
+            action=action,
             http_status=200,
         )
     request_id = response.get("requestId") or document.get("requestId")
     records = [r if isinstance(r, dict) else {} for r in data_set]
     return ParsedPage(
-        records_from_dicts(records), total, request_id if isinstance(request_id, str) else None
+        records_from_dicts(records, spec.records),
+        total,
+        request_id if isinstance(request_id, str) else None,
     )
 
 
@@ -244,12 +271,15 @@ def load_json(body: bytes, action: str) -> Any:
         ) from None
 
 
-def records_from_dicts(records: Sequence[Mapping[str, Any]]) -> pa.Table:
-    """The slow path: coerce each documented field, infer the rest."""
+def records_from_dicts(
+    records: Sequence[Mapping[str, Any]], schema: pa.Schema = RECORD_SCHEMA
+) -> pa.Table:
+    """The slow path: coerce each documented field of ``schema``, infer the rest."""
     columns: dict[str, pa.Array] = {}
-    for field in RECORD_SCHEMA:
+    for field in schema:
+        coerce = _coercer(field)
         values = [r.get(field.name) for r in records]
-        columns[field.name] = pa.array([_COERCE[field.name](v) for v in values], type=field.type)
+        columns[field.name] = pa.array([coerce(v) for v in values], type=field.type)
     extra_names: dict[str, None] = {}
     for record in records:
         extra_names.update((k, None) for k in record if k not in columns)
@@ -329,12 +359,22 @@ def _as_tags(value: Any) -> list[dict[str, str | None]]:
     return tags
 
 
-_COERCE: dict[str, Any] = dict.fromkeys(RECORD_SCHEMA.names, _as_text) | {
-    "imageSize": _as_size_text,
-    "minDiskSize": _as_int,
-    "nicNetworkType": _as_str_list,
-    "tags": _as_tags,
-}
+#: Fields read other than their Arrow type says: imageSize is text holding whole GiB.
+_BY_NAME: dict[str, Callable[[Any], Any]] = {"imageSize": _as_size_text}
+
+
+def _coercer(field: pa.Field) -> Callable[[Any], Any]:
+    """How the slow path reads a documented field's JSON value: by its Arrow type."""
+    if field.name in _BY_NAME:
+        return _BY_NAME[field.name]
+    kind = field.type
+    if field.name == "tags" or kind == TAGS_TYPE:
+        return _as_tags
+    if pa.types.is_integer(kind):
+        return _as_int
+    if pa.types.is_list(kind) and pa.types.is_string(kind.value_type):
+        return _as_str_list
+    return _as_text
 
 
 def _preview(body: bytes, limit: int = 120) -> str:
@@ -396,9 +436,9 @@ def parse_pages(bodies: Sequence[bytes], *, max_workers: int | None = None) -> l
         return list(pool.map(parse_page, bodies))
 
 
-def conform(table: pa.Table) -> pa.Table:
-    """Give a record table every documented column, in the documented type."""
-    for field in RECORD_SCHEMA:
+def conform(table: pa.Table, schema: pa.Schema = RECORD_SCHEMA) -> pa.Table:
+    """Give a record table every documented column of ``schema``, in the documented type."""
+    for field in schema:
         index = table.schema.get_field_index(field.name)
         if index < 0:
             table = table.append_column(field, pa.nulls(table.num_rows, field.type))
@@ -407,7 +447,8 @@ def conform(table: pa.Table) -> pa.Table:
             try:
                 column = column.cast(field.type)
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                column = pa.array([_COERCE[field.name](v) for v in column.to_pylist()], field.type)
+                coerce = _coercer(field)
+                column = pa.array([coerce(v) for v in column.to_pylist()], field.type)
             table = table.set_column(index, field, column)
     return table
 

@@ -232,6 +232,11 @@ source='arguments'))
     def __repr__(self) -> str:
         return f"Transport(endpoint={self.endpoint!r}, credentials={self.credentials!r})"
 
+    @property
+    def host(self) -> str:
+        """The endpoint's host (and port), as sent in ``Host``."""
+        return self._host
+
     def close(self) -> None:
         """Close the pooled connections."""
         self._session.close()

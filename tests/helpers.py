@@ -7,6 +7,7 @@ the data files under ``tests/data``.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,64 @@ FETCHED_DTYPES = {
     **dict.fromkeys(("regionId", "zoneName", "cityName", "countryCode"), "string"),
     **{k: v for k, v in IMAGE_DTYPES.items() if k != "zoneId"},
 }
+
+#: The dtypes of an inventory (what the commands fetch): the profile, the zone columns after
+#: zoneId, then who holds each custom image, where it is available, and how many use it.
+INVENTORY_DTYPES = {
+    "profile": "category",
+    **{c: t for c, t in FETCHED_DTYPES.items() if c != "fetchedAt"},
+    "regionIdList": "list<item: string>[pyarrow]",
+    "resourceGroupId": "string",
+    "resourceGroupName": "string",
+    "instanceCount": "Int64",
+    "fetchedAt": "datetime64[us, UTC]",
+}
+
+#: The image fields an export holds exactly as the API record has them.
+PLAIN_FIELDS = (
+    "imageId", "imageName", "imageType", "imageSource", "minDiskSize", "imageDescription",
+    "imageVersion", "imageStatus", "nicNetworkType", "category", "osType",
+)  # fmt: skip
+
+
+def inventory_rows(
+    catalog: sandbox.Catalog,
+    zones: Sequence[str] | None = None,
+    profile: str = "default",
+    **filters: Any,
+) -> list[dict[str, Any]]:
+    """What an inventory of ``zones`` (default: all, as fetched: sorted) with image ``filters`` (API names) must
+    hold, straight from a sandbox catalog: one plain row per image in the order the API
+    pages them, zone columns joined, the custom image fields from the catalog's custom
+    images and ``instanceCount`` from its fleet; ``fetchedAt`` left out."""
+    zone_info = {z["zoneId"]: z for z in catalog.zones}
+    held = {r["imageId"]: r for r in catalog.custom_images()}
+    usage = catalog.usage()
+    rows = []
+    for zone in sorted(catalog.zone_ids) if zones is None else zones:
+        joined = {
+            c: zone_info[zone][c] for c in ("regionId", "zoneName", "cityName", "countryCode")
+        }
+        for r in catalog.query(zone, **filters):
+            size = r.get("imageSize")
+            custom = held.get(r["imageId"], {})
+            rows.append(
+                {
+                    "profile": profile,
+                    "zoneId": zone,
+                    **joined,
+                    **{c: r.get(c) for c in PLAIN_FIELDS},
+                    "imageSize": None if size is None else int(size),
+                    "tags": (r.get("tags") or {}).get("tags") or [],
+                    **{
+                        c: custom.get(c)
+                        for c in ("regionIdList", "resourceGroupId", "resourceGroupName")
+                    },
+                    "instanceCount": usage.get((zone, r["imageId"]), 0),
+                }
+            )
+    return rows
+
 
 #: Fast retries for tests: the behaviour is the same, the waits are short.
 FAST_RETRY = RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05, max_total=5.0)

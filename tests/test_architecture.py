@@ -29,6 +29,7 @@ LAYERS = {
     "paging": 4,
     "frame": 4,
     "client": 5,
+    "inventory": 6,
     "export": 6,
     "diff": 6,
     "summary": 6,

@@ -11,6 +11,7 @@ import re
 import shlex
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -37,7 +38,7 @@ from .cli_helpers import (
     use_sandbox,
 )
 from .frames import fixture_frame
-from .helpers import FETCHED_DTYPES, client_kwargs, plain_rows
+from .helpers import INVENTORY_DTYPES, client_kwargs, inventory_rows, plain_rows
 
 ZONES = (
     "asia-east-1a",
@@ -61,10 +62,11 @@ def small() -> Iterator[sandbox.Sandbox]:
 
 @pytest.fixture(scope="module")
 def fetched(small: sandbox.Sandbox) -> pd.DataFrame:
-    """Every image of ``small``, fetched directly with the library: what an export of the
-    whole catalog must hold (itself checked against the catalog by
-    test_the_library_fetch_the_exports_are_compared_with_equals_the_catalog)."""
-    return imgframe.fetch_images("all", **client_kwargs(small))
+    """Every image of ``small``, fetched directly with the library as the commands do (the
+    inventory): what an export of the whole catalog must hold (itself checked against the
+    catalog by test_the_library_fetch_the_exports_are_compared_with_equals_the_catalog)."""
+    with imgframe.Client(**client_kwargs(small)) as client:
+        return imgframe.fetch_inventory("all", client=client)
 
 
 @pytest.fixture
@@ -75,41 +77,25 @@ def api(monkeypatch: pytest.MonkeyPatch, small: sandbox.Sandbox) -> sandbox.Sand
     return small
 
 
-#: The dtypes of a fetched frame: the zone columns joined after zoneId.
-ALL_ZONES_DTYPES = FETCHED_DTYPES
-
-
-#: The image fields an export holds exactly as the API record has them.
-PLAIN_FIELDS = (
-    "imageId", "imageName", "imageType", "imageSource", "minDiskSize", "imageDescription",
-    "imageVersion", "imageStatus", "nicNetworkType", "category", "osType",
-)  # fmt: skip
+ALL_ZONES_DTYPES = INVENTORY_DTYPES
 
 
 def catalog_rows(
     server: sandbox.Sandbox, zones: Sequence[str] = ZONES, **filters: Any
 ) -> list[dict[str, Any]]:
-    """What a fetch of ``zones`` with ``filters`` (API names) must give, straight from the
-    sandbox's catalog: one plain row per image in the order the API pages them, zone columns
-    joined, ``fetchedAt`` left out."""
-    zone_info = {z["zoneId"]: z for z in server.catalog.zones}
-    rows = []
-    for zone in zones:
-        joined = {
-            c: zone_info[zone][c] for c in ("regionId", "zoneName", "cityName", "countryCode")
-        }
-        for r in server.catalog.query(zone, **filters):
-            size = r.get("imageSize")
-            rows.append(
-                {
-                    "zoneId": zone,
-                    **joined,
-                    **{c: r.get(c) for c in PLAIN_FIELDS},
-                    "imageSize": None if size is None else int(size),
-                    "tags": (r.get("tags") or {}).get("tags") or [],
-                }
-            )
-    return rows
+    """What a fetch of ``zones`` with ``filters`` (API names) must give: the inventory of
+    the sandbox's catalog (``fetchedAt`` left out)."""
+    return inventory_rows(server.catalog, zones, **filters)
+
+
+def side_requests(server: sandbox.Sandbox, page_size: int = 1000) -> dict[str, int]:
+    """The account-wide requests an inventory adds: one DescribeCustomImages and one
+    DescribeInstances listing, each paged at ``page_size``."""
+    custom, fleet = len(server.catalog.custom_images()), len(server.catalog.instances())
+    return {
+        "DescribeCustomImages": max(1, -(-custom // page_size)),
+        "DescribeInstances": max(1, -(-fleet // page_size)),
+    }
 
 
 def exported_rows(path: Path) -> list[dict[str, Any]]:
@@ -320,7 +306,11 @@ def test_export_writes_every_output_from_one_fetch(
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [str(o) for o in outputs]
     assert summary_of(result.stderr) == (SMALL_IMAGES, 3, sum(o.stat().st_size for o in outputs))
-    assert [r.action for r in api.requests] == ["DescribeZones"] + ["DescribeImages"] * len(ZONES)
+    assert Counter(r.action for r in api.requests) == {
+        "DescribeZones": 1,
+        "DescribeImages": len(ZONES),
+        **side_requests(api),
+    }
     for output in outputs:
         pd.testing.assert_frame_equal(no_fetched_at(read_export(output)), no_fetched_at(fetched))
 
@@ -418,6 +408,10 @@ def test_export_manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         result = run("export", *args, *(x for o in outputs for x in ("-o", o)))
         assert result.exit_code == 0, result.output
         pages = [r for r in server.requests if r.action == "DescribeImages"]
+        # Every page of every listing (DescribeZones is no page).
+        every = [r.request_id for r in server.requests if r.action != "DescribeZones"]
+        side = side_requests(server, 50)
+        host = server.endpoint.removeprefix("http://")
     linux = {zone: server.catalog.count(zone, osType="linux") for zone in ZONES}
     document = json.loads(manifest.read_text())
     assert document["files"] == [
@@ -432,19 +426,28 @@ def test_export_manifest(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     ]
     assert document["schema"] == ALL_ZONES_DTYPES
     assert len(pages) > len(ZONES)  # several pages in some zones
-    assert sorted(document["requestIds"]) == sorted(r.request_id for r in pages)
+    assert sorted(document["requestIds"]) == sorted(every)
     assert document["filters"] == {"osType": "linux"}
     assert document["zones"] == list(ZONES)
     assert document["totalCounts"] == linux
     assert document["rows"] == linux
     assert (document["complete"], document["incomplete"], document["warnings"]) == (True, {}, [])
-    assert document["requests"] == {"DescribeZones": 1, "DescribeImages": len(pages)}
+    assert document["requests"] == {
+        "DescribeZones": 1,
+        "DescribeImages": len(pages),
+        **side,
+    }
     assert (document["retries"], document["throttled"]) == (0, 0)
     assert document["imgframeVersion"] == imgframe.__version__
+    assert document["profiles"] == ["default"]
+    assert document["endpoint"] == host
+    # Usage was fetched; which instances run unlisted images is only known unfiltered.
+    assert (document["usage"], document["unlistedImagesInUse"]) == ("fetched", None)
     assert set(document) == {
         "imgframeVersion", "createdAt", "files", "schema", "requestIds", "filters", "zones",
         "totalCounts", "rows", "complete", "incomplete", "warnings", "fetchedAt", "seconds",
-        "requests", "retries", "throttled", "bytesReceived",
+        "requests", "retries", "throttled", "bytesReceived", "profiles", "endpoint", "usage",
+        "unlistedImagesInUse",
     }  # fmt: skip
 
 
@@ -812,7 +815,16 @@ def test_info_logs_go_to_stderr(api: sandbox.Sandbox, tmp_path: Path) -> None:
         "windows       3      120\n"
         "bsd           2       40\n"
     )
-    assert re.search(r"INFO imgframe.client: fetched \d+ images from 1 zone", result.stderr)
+    custom = len(api.catalog.custom_images())
+    fleet = len(api.catalog.instances(zoneId="eu-west-1a"))
+    logged = sorted(re.sub(r"in \d+\.\d\ds$", "in Ns", line) for line in result.stderr.splitlines())
+    assert logged == sorted(
+        [
+            "INFO imgframe.client: fetched 38 images from 1 zone(s) in Ns",
+            f"INFO imgframe.client: fetched {custom} custom images from the account in Ns",
+            f"INFO imgframe.client: fetched {fleet} instances from 1 zone(s) in Ns",
+        ]
+    )
 
 
 def stderr_on_a_terminal(args: list[str], env: dict[str, str]) -> str:

@@ -29,6 +29,7 @@ from .app import (
     setup_logging,
 )
 from .commands import charts, diff, export, report, snapshot, summary, zones
+from .options import split_list
 from .serve import sandbox_command
 
 __all__ = ["cli", "main"]
@@ -54,7 +55,18 @@ __all__ = ["cli", "main"]
     "--sandbox-seed", type=int, default=7, show_default=True, help="Catalog seed for --sandbox."
 )
 @click.option(
-    "--profile", envvar="ZENLAYER_PROFILE", help="Profile in ~/.zenlayer/credentials.json."
+    "--profile",
+    "profiles",
+    multiple=True,
+    envvar="ZENLAYER_PROFILE",
+    metavar="NAME",
+    help="Profile in ~/.zenlayer/credentials.json (repeatable, or comma-separated: several "
+    "accounts in one run, every row carrying its profile).",
+)
+@click.option(
+    "--all-profiles",
+    is_flag=True,
+    help="Every profile in ~/.zenlayer/credentials.json.",
 )
 @click.option(
     "--endpoint",
@@ -80,7 +92,8 @@ def cli(
     sandbox: bool,
     sandbox_images: int,
     sandbox_seed: int,
-    profile: str | None,
+    profiles: tuple[str, ...],
+    all_profiles: bool,
     endpoint: str | None,
     log_level: str,
     quiet: bool,
@@ -106,15 +119,22 @@ def cli(
         sandbox=sandbox,
         sandbox_images=sandbox_images,
         sandbox_seed=sandbox_seed,
-        profile=profile,
+        profiles=split_list(profiles),
+        all_profiles=all_profiles,
         endpoint=endpoint,
         quiet=quiet,
         log_level=log_level,
     )
+    if all_profiles and profiles:
+        raise click.UsageError("--profile and --all-profiles cannot be used together")
     ctx.obj = settings
     settings.stack.callback(setup_logging(settings))
     if sandbox:
-        clash = [flag_of(ctx, n) for n in ("endpoint", "profile") if given_on_command_line(ctx, n)]
+        clash = [
+            flag_of(ctx, n)
+            for n in ("endpoint", "profiles", "all_profiles")
+            if given_on_command_line(ctx, n)
+        ]
         if clash:
             raise click.UsageError(f"--sandbox cannot be combined with {', '.join(clash)}")
 

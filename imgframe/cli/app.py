@@ -11,6 +11,7 @@ Exit codes (:class:`Exit`), the same for every command:
 3     the result is incomplete (pages that never add up to their totalCount);
       ``--allow-incomplete`` keeps it, with a warning
 4     nothing matched, with ``--fail-on-empty``
+5     some profiles failed and the others were written (``--allow-partial``)
 75    the snapshot store is busy (another writer holds it): try again later
 130   interrupted (SIGINT, Ctrl-C); temporary files removed
 141   stdout was closed by its reader (``imgframe ... | head``): quiet
@@ -77,6 +78,7 @@ class Exit(IntEnum):
     USAGE = 2
     INCOMPLETE = 3
     NOTHING_MATCHED = 4
+    PARTIAL = 5
     BUSY = 75  # EX_TEMPFAIL of sysexits.h: try again later
     INTERRUPTED = 130
     BROKEN_PIPE = 141
@@ -98,12 +100,15 @@ class Settings:
     sandbox: bool = False
     sandbox_images: int = 2000
     sandbox_seed: int = 7
-    profile: str | None = None
+    profiles: list[str] = field(default_factory=list)
+    all_profiles: bool = False
     endpoint: str | None = None
     quiet: bool = False
     log_level: str = "warning"
     secrets: list[str] = field(default_factory=list)
     stack: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
+    #: Profiles that failed in a run that kept the others (``--allow-partial``).
+    partial: str = ""
     #: What the run did, for ``--metrics-file`` (set by a command that has one).
     metrics: RunMetrics | None = None
     metrics_path: Path | None = None
@@ -122,12 +127,26 @@ class Settings:
                 )
                 client = Client.for_sandbox(server, max_concurrency=max_concurrency)
             else:
+                profile = self.profiles[0] if len(self.profiles) == 1 else None
                 client = Client(
-                    endpoint=self.endpoint, profile=self.profile, max_concurrency=max_concurrency
+                    endpoint=self.endpoint, profile=profile, max_concurrency=max_concurrency
                 )
             self._client = self.stack.enter_context(client)
             self.secrets.extend(client.transport.credentials.secrets())
         return self._client
+
+    @property
+    def several_accounts(self) -> bool:
+        """Whether this run reads more than one account (profiles)."""
+        return self.all_profiles or len(self.profiles) > 1
+
+    def account_secrets(self, names: list[str]) -> None:
+        """Learn the secrets of the profiles a run reads, so no log line can show them."""
+        from ..credentials import resolve_credentials
+
+        for name in names:
+            with contextlib.suppress(ImgframeError):
+                self.secrets.extend(resolve_credentials(profile=name).secrets())
 
     def redact(self, text: str) -> str:
         """``text`` with every known secret replaced by ``***``."""
@@ -175,7 +194,11 @@ class ErrorBoundary(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         code: int = Exit.OK
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            if isinstance(ctx.obj, Settings) and ctx.obj.partial:
+                code = Exit.PARTIAL
+                fail(ctx, ctx.obj.partial, code)
+            return result
         except click.exceptions.Exit as exc:
             code = exc.exit_code
             raise

@@ -19,6 +19,8 @@ from .app import Settings, flag_of, given_on_command_line, say
 if TYPE_CHECKING:
     import pandas as pd
 
+    from ..client import ConnectionArgs
+
 __all__ = ["Source", "fetch_options", "load_images", "parse_tags", "read_source", "split_list"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -78,6 +80,8 @@ _FETCH_PARAMS = (
     "max_concurrency",
     "verify",
     "allow_incomplete",
+    "allow_partial",
+    "no_usage",
     "fail_on_empty",
     "metrics_file",
 )
@@ -137,6 +141,17 @@ def fetch_options(command: F) -> F:
             "recorded in the manifest) instead of failing with exit code 3.",
         ),
         click.option(
+            "--allow-partial",
+            is_flag=True,
+            help="With several profiles, keep the accounts that answered when one fails "
+            "(exit code 5 names the failed ones) instead of failing the run.",
+        ),
+        click.option(
+            "--no-usage",
+            is_flag=True,
+            help="Skip DescribeInstances: no instanceCount (NA), one listing fewer per account.",
+        ),
+        click.option(
             "--fail-on-empty",
             is_flag=True,
             help="Exit 4, writing nothing, when no image matches (for scheduled runs).",
@@ -165,6 +180,8 @@ class Source:
     max_concurrency: int
     verify: bool = False
     allow_incomplete: bool = False
+    allow_partial: bool = False
+    usage: bool = True
     fail_on_empty: bool = False
     metrics_file: Path | None = None
 
@@ -217,6 +234,8 @@ def read_source(kwargs: dict[str, Any]) -> Source:
         max_concurrency=params["max_concurrency"],
         verify=params["verify"],
         allow_incomplete=params["allow_incomplete"],
+        allow_partial=params["allow_partial"],
+        usage=not params["no_usage"],
         fail_on_empty=params["fail_on_empty"],
         metrics_file=params["metrics_file"],
     )
@@ -236,16 +255,41 @@ def load_images(settings: Settings, source: Source) -> pd.DataFrame:
         where = f"in {source.path}"
     else:
         from ..filters import ImageFilters
+        from ..inventory import fetch_inventory
 
-        client = settings.client(source.max_concurrency)
-        frame = client.fetch_images(
-            source.zone_ids or "all",
-            page_size=source.page_size,
-            verify=source.verify,
-            allow_incomplete=source.allow_incomplete,
-            progress=False if settings.quiet else None,
+        options: dict[str, Any] = {
+            "usage": source.usage,
+            "page_size": source.page_size,
+            "verify": source.verify,
+            "allow_incomplete": source.allow_incomplete,
+            "progress": False if settings.quiet else None,
             **source.filters,
-        )
+        }
+        zone_id = source.zone_ids or "all"
+        if settings.several_accounts:
+            from ..credentials import list_profiles
+
+            names = list_profiles() if settings.all_profiles else settings.profiles
+            settings.account_secrets(names)
+            connection: ConnectionArgs = {
+                "endpoint": settings.endpoint,
+                "max_concurrency": source.max_concurrency,
+            }
+            frame = fetch_inventory(
+                zone_id,
+                profiles=names,
+                allow_partial=source.allow_partial,
+                connection=connection,
+                **options,
+            )
+            failed = frame.attrs.get("imgframe", {}).get("failedProfiles") or {}
+            if failed:
+                settings.partial = "profile(s) failed, the others were written: " + "; ".join(
+                    f"{name}: {message}" for name, message in failed.items()
+                )
+        else:
+            client = settings.client(source.max_concurrency)
+            frame = fetch_inventory(zone_id, client=client, **options)
         zones = ", ".join(source.zone_ids) if source.zone_ids else "every zone"
         filters = ImageFilters.build(**source.filters).describe()
         where = f"in {zones}" + (f" with {filters}" if filters else " (no filters)")

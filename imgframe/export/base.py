@@ -36,7 +36,7 @@ class WrittenFile:
 #: The Parquet schema metadata key holding imgframe's JSON document.
 METADATA_KEY = "imgframe"
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # Arrow prints the microseconds with %S
-LIST_TYPES = {"nicNetworkType": NIC_TYPE, "tags": TAGS_TYPE}
+LIST_TYPES = {"nicNetworkType": NIC_TYPE, "tags": TAGS_TYPE, "regionIdList": NIC_TYPE}
 TEXT_COLUMNS = frozenset((*STRING_COLUMNS, *ZONE_JOIN_COLUMNS, "tagKey", "tagValue"))
 
 

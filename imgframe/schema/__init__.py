@@ -61,10 +61,15 @@ IMAGE_FIELDS = (
 IMAGE_COLUMNS = ("zoneId", *IMAGE_FIELDS, "fetchedAt")
 
 #: Columns stored as pandas categoricals (Arrow dictionaries).
-CATEGORICAL_COLUMNS = ("zoneId", "imageType", "imageSource", "imageStatus", "category", "osType")
-STRING_COLUMNS = ("imageId", "imageName", "imageDescription", "imageVersion")
-INTEGER_COLUMNS = ("imageSize", "minDiskSize")
-LIST_COLUMNS = ("nicNetworkType", "tags")
+CATEGORICAL_COLUMNS = (
+    "zoneId", "imageType", "imageSource", "imageStatus", "category", "osType", "profile",
+)  # fmt: skip
+STRING_COLUMNS = (
+    "imageId", "imageName", "imageDescription", "imageVersion", "resourceGroupId",
+    "resourceGroupName",
+)  # fmt: skip
+INTEGER_COLUMNS = ("imageSize", "minDiskSize", "instanceCount")
+LIST_COLUMNS = ("nicNetworkType", "tags", "regionIdList")
 
 #: Zone fields DescribeZones answers, joined onto images fetched from several zones.
 ZONE_FIELDS = (

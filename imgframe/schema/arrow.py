@@ -17,7 +17,9 @@ import pyarrow as pa
 __all__ = [
     "ARROW_ERRORS",
     "CATEGORY_TYPE",
+    "CUSTOM_IMAGE_RECORD_SCHEMA",
     "IMAGE_SCHEMA",
+    "INSTANCE_RECORD_SCHEMA",
     "NIC_TYPE",
     "RECORD_SCHEMA",
     "STRING",
@@ -57,6 +59,39 @@ RECORD_SCHEMA = pa.schema(
         ("nicNetworkType", NIC_TYPE),
         ("category", pa.string()),
         ("osType", pa.string()),
+        ("tags", TAGS_TYPE),
+    ]
+)
+
+#: A DescribeCustomImages record: an image plus where it is available and who holds it.
+CUSTOM_IMAGE_RECORD_SCHEMA = pa.schema(
+    [
+        *RECORD_SCHEMA,
+        ("regionIdList", pa.list_(pa.string())),
+        ("resourceGroupId", pa.string()),
+        ("resourceGroupName", pa.string()),
+    ]
+)
+
+#: A DescribeInstances record: the fields the inventory reads typed (the SDK's InstanceInfo
+#: has more; they are kept as they come).
+INSTANCE_RECORD_SCHEMA = pa.schema(
+    [
+        ("instanceId", pa.string()),
+        ("instanceName", pa.string()),
+        ("zoneId", pa.string()),
+        ("instanceType", pa.string()),
+        ("cpu", pa.int64()),
+        ("memory", pa.int64()),
+        ("imageId", pa.string()),
+        ("imageName", pa.string()),
+        ("status", pa.string()),
+        ("createTime", pa.string()),
+        ("expiredTime", pa.string()),
+        ("resourceGroupId", pa.string()),
+        ("resourceGroupName", pa.string()),
+        ("publicIpAddresses", pa.list_(pa.string())),
+        ("privateIpAddresses", pa.list_(pa.string())),
         ("tags", TAGS_TYPE),
     ]
 )
