@@ -57,6 +57,7 @@ __all__ = [
     "normalize_pages",
     "tables_to_arrow",
     "tag_columns",
+    "tag_values",
     "zones_frame",
 ]
 
@@ -445,6 +446,27 @@ def tag_columns(frame: pd.DataFrame, *, prefix: str = "tag:") -> pd.DataFrame:
         column.iloc[group["row"].to_numpy()] = group["value"].to_numpy()
         out[f"{prefix}{key}"] = column.array
     return out
+
+
+def tag_values(frame: pd.DataFrame, key: str) -> pd.Series:
+    """The value of tag ``key`` on each image (NA where the image has no such tag; a key
+    given twice: the last one, as in :func:`tag_columns`), aligned with ``frame``.
+
+    >>> df = frame_from_records([
+    ...     {"imageId": "a", "tags": {"tags": [{"key": "env", "value": "prod"}]}},
+    ...     {"imageId": "b", "tags": {"tags": [{"key": "team", "value": "data"}]}},
+    ...     {"imageId": "c", "tags": None}], zone_id="z")
+    >>> tag_values(df, "env").tolist()
+    ['prod', <NA>, <NA>]
+    """
+    parents, keys, values = _tag_pairs(frame, keep_untagged=False)
+    hit = np.flatnonzero((keys == key).fillna(False).to_numpy(dtype=bool))
+    # A key given twice on an image: keep its last occurrence.
+    rows = parents[hit]
+    last = len(rows) - 1 - np.unique(rows[::-1], return_index=True)[1]
+    column = pd.Series(pd.NA, index=range(len(frame)), dtype="string[pyarrow]")
+    column.iloc[rows[last]] = values[hit[last]]
+    return pd.Series(column.array, index=frame.index, name=f"tag:{key}")
 
 
 def _tag_pairs(

@@ -20,13 +20,26 @@ import pyarrow as pa
 
 from .defaults import TABLE_FORMATS
 from .errors import InvalidArgument
+from .frame import tag_values
 from .schema import LIST_COLUMNS
 from .text import cell_text, display_text, display_width, is_missing, markdown_cell, neutralize_text
 
-__all__ = ["NONE_LABEL", "check_groups", "format_table", "headline", "summarize"]
+__all__ = [
+    "NONE_LABEL",
+    "TAG_PREFIX",
+    "UNTAGGED_LABEL",
+    "check_groups",
+    "format_table",
+    "headline",
+    "summarize",
+]
 
 #: The group label of rows whose key is missing.
 NONE_LABEL = "(none)"
+#: ``by`` entries that group by a tag's value: ``tag:KEY``.
+TAG_PREFIX = "tag:"
+#: The group label of images without the tag grouped by.
+UNTAGGED_LABEL = "(untagged)"
 
 
 # --------------------------------------------------------------------------------------------
@@ -40,6 +53,9 @@ def summarize(
     ``images``, and with ``sizes`` the total ``sizeGiB`` (missing sizes count as 0; left out
     when the frame has no ``imageSize``). Sorted by ``images`` descending, then by the keys;
     only groups that have rows are shown.
+
+    ``tag:KEY`` groups by the value of tag ``KEY``, images without that tag as their own
+    ``(untagged)`` group.
 
     >>> from imgframe.frame import frame_from_records
     >>> df = frame_from_records([
@@ -57,7 +73,13 @@ def summarize(
     ]
     columns = check_groups(by, [str(c) for c in df.columns], lists)
     keys = pd.DataFrame(
-        {c: df[c].astype("string").fillna(NONE_LABEL) for c in columns}, index=df.index
+        {
+            c: tag_values(df, c.removeprefix(TAG_PREFIX)).fillna(UNTAGGED_LABEL)
+            if c.startswith(TAG_PREFIX)
+            else df[c].astype("string").fillna(NONE_LABEL)
+            for c in columns
+        },
+        index=df.index,
     )
     keys["images"] = 1
     with_sizes = sizes and "imageSize" in df.columns
@@ -82,10 +104,11 @@ def check_groups(
     by: str | Sequence[str], columns: Sequence[str], lists: Sequence[str] = LIST_COLUMNS
 ) -> list[str]:
     """``by`` as a list of columns to group by, checked against the ``columns`` there are
-    (``lists`` cannot be grouped by); the command line checks a fetch's before fetching.
+    (``lists`` cannot be grouped by; ``tag:KEY`` needs ``tags``); the command line checks a
+    fetch's before fetching.
 
-    >>> check_groups("category,osType".split(","), ["category", "osType", "tags"])
-    ['category', 'osType']
+    >>> check_groups("category,tag:env".split(","), ["category", "osType", "tags"])
+    ['category', 'tag:env']
     >>> check_groups(["tags"], ["category", "tags"])
     Traceback (most recent call last):
     imgframe.errors.InvalidArgument: summarize: cannot group by list column 'tags'
@@ -93,7 +116,16 @@ def check_groups(
     wanted = [by] if isinstance(by, str) else list(by)
     if not wanted:
         raise InvalidArgument("summarize: `by` needs at least one column")
-    missing = [c for c in wanted if c not in columns]
+    for name in wanted:
+        if not name.startswith(TAG_PREFIX):
+            continue
+        if not name.removeprefix(TAG_PREFIX).strip():
+            raise InvalidArgument(f"summarize: {name!r} names no tag key; use tag:KEY")
+        if "tags" not in columns:
+            raise InvalidArgument(f"summarize: cannot group by {name!r}: the frame has no tags")
+    if len(set(wanted)) != len(wanted):
+        raise InvalidArgument(f"summarize: `by` names a column twice: {', '.join(wanted)}")
+    missing = [c for c in wanted if c not in columns and not c.startswith(TAG_PREFIX)]
     if missing:
         raise InvalidArgument(
             f"summarize: no column(s) {', '.join(missing)}; the frame has {', '.join(columns)}"

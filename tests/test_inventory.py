@@ -344,3 +344,60 @@ def test_cli_profile_options_clash_with_each_other_and_the_sandbox() -> None:
     sandboxed = run("--sandbox", "--all-profiles", "zones")
     assert sandboxed.exit_code == 2
     assert "--sandbox cannot be combined with --all-profiles" in sandboxed.stderr
+
+
+def test_cli_summary_by_tag_value_counts_untagged_images_as_their_own_group(
+    server: sandbox.Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ZENLAYER_ACCESS_KEY_ID", server.access_key_id)
+    monkeypatch.setenv("ZENLAYER_ACCESS_KEY_SECRET", server.access_key_secret)
+    result = run("--endpoint", server.endpoint, "summary", "--by", "tag:team", "--format", "json")
+    assert result.exit_code == 0, result.output
+    groups: dict[str, list[int]] = {}
+    for zone in server.catalog.zone_ids:
+        for image in server.catalog.images(zone):
+            pairs = (image.get("tags") or {}).get("tags") or []
+            team = next((t["value"] for t in reversed(pairs) if t["key"] == "team"), "(untagged)")
+            group = groups.setdefault(team, [0, 0])
+            group[0] += 1
+            group[1] += int(image.get("imageSize") or 0)
+    expected = [
+        {"tag:team": team, "images": n, "sizeGiB": size}
+        for team, (n, size) in sorted(groups.items(), key=lambda kv: (-kv[1][0], kv[0]))
+    ]
+    assert expected[0] == {"tag:team": "(untagged)", "images": 223, "sizeGiB": 6542}
+    assert json.loads(result.stdout) == expected
+
+
+@pytest.mark.parametrize(
+    ("by", "message"),
+    [
+        ("tag:", "summarize: 'tag:' names no tag key; use tag:KEY"),
+        ("owner", "summarize: no column(s) owner; the frame has " + ", ".join(INVENTORY_COLUMNS)),
+        ("regionIdList", "summarize: cannot group by list column 'regionIdList'"),
+        ("profile,profile", "summarize: `by` names a column twice: profile, profile"),
+    ],
+)
+def test_cli_summary_checks_by_before_any_request(
+    server: sandbox.Sandbox, by: str, message: str
+) -> None:
+    server.clear_requests()
+    result = run("--endpoint", server.endpoint, "summary", "--by", by)
+    assert (result.exit_code, result.stderr) == (2, f"imgframe: error: {message}\n")
+    assert server.requests == []
+
+
+def test_cli_summary_by_the_inventory_columns(
+    server: sandbox.Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_profiles({"prod": PROD, "dev": DEV})
+    args = ["--endpoint", server.endpoint, "--profile", "prod,dev", "summary", "--zone-id", ZONE]
+    result = run(*args, "--by", "profile,resourceGroupName", "--format", "json")
+    assert result.exit_code == 0, result.output
+    counts: Counter[tuple[str, str]] = Counter()
+    for name in ("prod", "dev"):
+        for row in inventory_rows(catalog_of(server, name), [ZONE], profile=name):
+            counts[(name, row["resourceGroupName"] or "(none)")] += 1
+    got = {(r["profile"], r["resourceGroupName"]): r["images"] for r in json.loads(result.stdout)}
+    assert got == dict(counts)
+    assert len(got) == 10

@@ -145,7 +145,8 @@ def export(
     multiple=True,
     default=["category"],
     show_default=True,
-    help="Columns to group by (repeatable, or comma-separated).",
+    help="Columns to group by (repeatable, or comma-separated): any column, such as "
+    "profile, regionId or resourceGroupName, or tag:KEY for the values of tag KEY.",
 )
 @click.option(
     "--format", "fmt", type=click.Choice(TABLE_FORMATS), default="table", show_default=True
@@ -157,15 +158,16 @@ def summary(settings: Settings, /, by: tuple[str, ...], fmt: str, **kwargs: Any)
     \b
     Examples:
       imgframe --sandbox summary --by category,osType
+      imgframe --sandbox summary --by tag:team --format markdown
       imgframe summary --from exports/latest.parquet --by imageStatus --format markdown
     """
-    from ..schema import FETCHED_COLUMNS
+    from ..inventory import INVENTORY_COLUMNS
     from ..summary import check_groups, format_table, summarize
 
     source = read_source(kwargs)
     groups = split_list(by)
     if source.path is None:  # a fetch's columns are known: a bad --by never costs a fetch
-        check_groups(groups, FETCHED_COLUMNS)
+        check_groups(groups, INVENTORY_COLUMNS)
     frame = load_images(settings, source)
     click.echo(format_table(summarize(frame, by=groups), fmt))
 
