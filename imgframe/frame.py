@@ -460,7 +460,7 @@ def tag_values(frame: pd.DataFrame, key: str) -> pd.Series:
     ['prod', <NA>, <NA>]
     """
     parents, keys, values = _tag_pairs(frame, keep_untagged=False)
-    hit = np.flatnonzero((keys == key).fillna(False).to_numpy(dtype=bool))
+    hit = np.flatnonzero(pd.Series(keys).eq(key).fillna(False).to_numpy(dtype=bool))
     # A key given twice on an image: keep its last occurrence.
     rows = parents[hit]
     last = len(rows) - 1 - np.unique(rows[::-1], return_index=True)[1]
