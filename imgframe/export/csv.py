@@ -7,9 +7,14 @@ import gzip
 import io
 import json
 import os
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,7 +28,9 @@ from ..schema import CATEGORICAL_COLUMNS, INTEGER_COLUMNS
 from ..text import FORMULA_PATTERN
 from .base import (
     LIST_TYPES,
+    TEXT,
     WrittenFile,
+    arrow_values,
     as_categorical,
     check_columns,
     check_mode,
@@ -31,10 +38,29 @@ from .base import (
     decode_timestamps,
     flat_column,
     is_text,
+    json_encodable,
+    json_text,
+    replace_rows,
+    string_buffers,
+    utc_stamps,
+    utc_text,
 )
+
+_T = TypeVar("_T")
 
 # A neutralised value: one ``'`` in front of what FORMULA_PATTERN matches.
 _RESTORE_PATTERN = "^'" + FORMULA_PATTERN.removeprefix("^")
+
+# First bytes that can start a formula or a neutralised one: only values starting with one of
+# these go through the regular expression (a million plain names: 10 ms instead of 75 ms).
+_FORMULA_STARTS = np.zeros(256, dtype=bool)
+_FORMULA_STARTS[[ord(c) for c in "=+-@\t\r'"]] = True
+_QUOTE_STARTS = np.zeros(256, dtype=bool)
+_QUOTE_STARTS[ord("'")] = True
+
+#: Rows encoded per batch: batches are encoded on worker threads while the previous one is
+#: written, and bound the memory the text form of a column takes.
+BATCH_ROWS = 65_536
 
 
 def neutralize_formula(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
@@ -43,7 +69,7 @@ def neutralize_formula(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.Chun
     >>> neutralize_formula(pa.array(["=SUM(A1)", "'=x", "plain", None])).to_pylist()
     ["'=SUM(A1)", "''=x", 'plain', None]
     """
-    return pc.replace_substring_regex(values, pattern=FORMULA_PATTERN, replacement=r"'\1")
+    return _replace_where_first_byte(values, _FORMULA_STARTS, FORMULA_PATTERN, r"'\1")
 
 
 def restore_formula(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
@@ -52,7 +78,35 @@ def restore_formula(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.Chunked
     >>> restore_formula(pa.array(["'=SUM(A1)", "''=x", "'plain", None])).to_pylist()
     ['=SUM(A1)', "'=x", "'plain", None]
     """
-    return pc.replace_substring_regex(values, pattern=_RESTORE_PATTERN, replacement=r"\1")
+    return _replace_where_first_byte(values, _QUOTE_STARTS, _RESTORE_PATTERN, r"\1")
+
+
+def _replace_where_first_byte(
+    values: pa.Array | pa.ChunkedArray,
+    starts: np.ndarray[Any, Any],
+    pattern: str,
+    replacement: str,
+) -> pa.Array | pa.ChunkedArray:
+    """``pc.replace_substring_regex`` of an anchored ``pattern``, run only on the values whose
+    first byte ``starts`` marks (the others cannot match)."""
+    if isinstance(values, pa.ChunkedArray):
+        chunks = [_replace_where_first_byte(c, starts, pattern, replacement) for c in values.chunks]
+        return pa.chunked_array(chunks, type=values.type)
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        return pc.replace_substring_regex(values, pattern=pattern, replacement=replacement)
+    if len(values) == 0:
+        return values
+    offsets, data = string_buffers(values)
+    first = np.zeros(len(values), dtype=np.uint8)
+    filled = offsets[1:] > offsets[:-1]
+    first[filled] = data[offsets[:-1][filled]]
+    rows = np.flatnonzero(starts[first])
+    if not rows.size:
+        return values
+    changed = pc.replace_substring_regex(
+        values.take(pa.array(rows)), pattern=pattern, replacement=replacement
+    )
+    return replace_rows(values, rows, changed)
 
 
 def write_csv(
@@ -83,28 +137,55 @@ def write_csv(
     if tags not in TAG_LAYOUTS:
         raise InvalidArgument(f"tags must be one of {', '.join(TAG_LAYOUTS)}, not {tags!r}")
     gz = target.name.lower().endswith(".gz") if compress is None else compress
-    table = csv_table(shape_tags(df, tags), neutralize=neutralize_formulas)
+    columns = CsvColumns.of(shape_tags(df, tags), neutralize=neutralize_formulas)
     appending = mode == "append" and target.exists()
-    rows = table.num_rows
+    rows = columns.rows
     if appending:
         # Compare the header as written, before any formula quote is taken off.
         existing = read_csv_strings(target, neutralized=False)
-        check_same_columns(existing.column_names, table.column_names, target)
+        check_same_columns(existing.column_names, columns.names, target)
         rows += existing.num_rows
     with atomic_file(target, copy_existing=appending) as fh:
         if gz:
             # A new gzip member per write: readers decompress concatenated members as one.
             with gzip.GzipFile(filename="", mode="wb", fileobj=fh, mtime=0) as zipped:
-                _write_csv_table(table, zipped, header=not appending)
+                _write_csv_table(columns, zipped, header=not appending)
         else:
-            _write_csv_table(table, fh, header=not appending)
+            _write_csv_table(columns, fh, header=not appending)
     return WrittenFile(target, rows, size_on_disk(target), "csv.gz" if gz else "csv")
 
 
-def _write_csv_table(table: pa.Table, sink: IO[bytes] | gzip.GzipFile, *, header: bool) -> None:
-    """Encode ``table`` (text and integer columns only) as CSV into ``sink``."""
+def _write_csv_table(columns: CsvColumns, sink: IO[bytes] | gzip.GzipFile, *, header: bool) -> None:
+    """Encode the columns as CSV into ``sink``: each batch is printed by Arrow's CSV writer
+    on a worker thread, so both cores print while the file is written in order."""
+    if header:
+        sink.write(_csv_bytes(columns.batch(0, 0), header=True))
+    for data in in_batches(lambda start, n: _csv_bytes(columns.batch(start, n)), columns.rows):
+        sink.write(data)
+
+
+def _csv_bytes(table: pa.Table, *, header: bool = False) -> pa.Buffer:
+    out = pa.BufferOutputStream()
     options = pa_csv.WriteOptions(include_header=header, quoting_style="needed")
-    pa_csv.write_csv(table, sink, write_options=options)
+    pa_csv.write_csv(table, out, write_options=options)
+    return out.getvalue()
+
+
+def in_batches(encode: Callable[[int, int], _T], rows: int) -> Iterator[_T]:
+    """``encode(start, length)`` over the rows in :data:`BATCH_ROWS` batches, in order; two
+    worker threads encode ahead while the caller writes (Arrow kernels release the GIL)."""
+    starts = range(0, rows, BATCH_ROWS)
+    if len(starts) <= 1:
+        yield from (encode(start, BATCH_ROWS) for start in starts)
+        return
+    with ThreadPoolExecutor(2) as pool:
+        ahead: deque[Future[_T]] = deque()
+        for start in starts:
+            ahead.append(pool.submit(encode, start, BATCH_ROWS))
+            if len(ahead) > 2:
+                yield ahead.popleft().result()
+        while ahead:
+            yield ahead.popleft().result()
 
 
 def shape_tags(df: pd.DataFrame, tags: str) -> pd.DataFrame:
@@ -115,20 +196,96 @@ def shape_tags(df: pd.DataFrame, tags: str) -> pd.DataFrame:
     return tag_columns(df).drop(columns=["tags"])
 
 
+@dataclass(frozen=True)
+class CsvColumns:
+    """A frame's columns ready for CSV: each an Arrow column the CSV writer prints as it is
+    (text, dictionary-encoded text, integers) or needs one more step per batch (neutralising
+    text, rendering lists as JSON), and the header's names."""
+
+    names: list[str]
+    arrays: list[pa.Array | pa.ChunkedArray]
+    steps: list[Callable[[pa.Array], pa.Array] | None]
+    rows: int
+
+    @classmethod
+    def of(cls, df: pd.DataFrame, *, neutralize: bool) -> CsvColumns:
+        check_columns(df)
+        arrays: list[pa.Array | pa.ChunkedArray] = []
+        steps: list[Callable[[pa.Array], pa.Array] | None] = []
+        for name in df.columns:
+            array, step = _csv_column(df[name], neutralize=neutralize)
+            arrays.append(array)
+            steps.append(step)
+        names = [str(n) for n in df.columns]
+        if neutralize:
+            names = neutralize_formula(pa.array(names, pa.string())).to_pylist()
+        return cls(names, arrays, steps, len(df))
+
+    def batch(self, start: int, length: int) -> pa.Table:
+        """Rows ``start`` to ``start + length`` in their CSV-ready form."""
+        columns = []
+        for array, step in zip(self.arrays, self.steps, strict=True):
+            part = array.slice(start, length)
+            if step is not None:
+                part = step(part.combine_chunks() if isinstance(part, pa.ChunkedArray) else part)
+            columns.append(part)
+        return pa.Table.from_arrays(columns, names=self.names)
+
+
 def csv_table(df: pd.DataFrame, *, neutralize: bool) -> pa.Table:
     """Every column as CSV-ready Arrow: integers stay integers, everything else is text."""
-    check_columns(df)
-    columns: list[pa.Array] = []
-    names: list[str] = []
-    for name in df.columns:
-        values = flat_column(df[name])
-        if neutralize and is_text(df[name].dtype):
-            values = neutralize_formula(values)
-        columns.append(values)
-        names.append(name)
-    if neutralize:
-        names = neutralize_formula(pa.array(names, pa.string())).to_pylist()
-    return pa.Table.from_arrays(columns, names=names)
+    columns = CsvColumns.of(df, neutralize=neutralize)
+    table = columns.batch(0, columns.rows)
+    return pa.Table.from_arrays(
+        [c if pa.types.is_integer(c.type) else c.cast(pa.string()) for c in table.columns],
+        names=table.column_names,
+    )
+
+
+def _csv_column(
+    series: pd.Series, *, neutralize: bool
+) -> tuple[pa.Array | pa.ChunkedArray, Callable[[pa.Array], pa.Array] | None]:
+    """One column as Arrow the CSV writer prints as :func:`flat_column` and
+    :func:`neutralize_formula` would have it, and the step to finish it per batch, if any."""
+    dtype = series.dtype
+    neutralized = neutralize and is_text(dtype)
+    if isinstance(dtype, pd.CategoricalDtype):
+        array = pa.array(series.array)
+        if _is_string_type(array.type.value_type):
+            # Neutralise the categories once, not every cell.
+            dictionary = array.dictionary
+            if neutralized:
+                dictionary = neutralize_formula(dictionary)
+            return pa.DictionaryArray.from_arrays(array.indices, dictionary), None
+    elif isinstance(dtype, pd.StringDtype) or (isinstance(dtype, pd.ArrowDtype) and is_text(dtype)):
+        array = pa.array(series.astype("string[pyarrow]").array)
+        if _is_string_type(array.type):
+            return array, neutralize_formula if neutralized else None
+    elif isinstance(dtype, pd.DatetimeTZDtype):
+        return utc_text(utc_stamps(series)), None
+    elif not pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_datetime64_dtype(dtype):
+        array = arrow_values(series)
+        if array is not None and _is_json_cell_type(array.type):
+            return array, _json_cells
+    values = flat_column(series)
+    return (neutralize_formula(values) if neutralized else values), None
+
+
+def _is_string_type(arrow_type: pa.DataType) -> bool:
+    return bool(pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type))
+
+
+def _is_json_cell_type(arrow_type: pa.DataType) -> bool:
+    """Types whose Python values :func:`json_cell` writes as JSON (a ``str`` it would write
+    bare, so text types stay on the Python path)."""
+    t = arrow_type
+    nested = pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_struct(t)
+    return bool(nested or pa.types.is_boolean(t)) and json_encodable(t)
+
+
+def _json_cells(values: pa.Array) -> pa.Array:
+    """Compact JSON of each value; a missing value stays missing (an empty cell)."""
+    return pc.if_else(values.is_null(), pa.scalar(None, TEXT), json_text(values, compact=True))
 
 
 def read_csv_strings(path: Path, *, neutralized: bool = True) -> pa.Table:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..durable import atomic_file, size_on_disk
 from ..errors import DataError
@@ -17,8 +19,10 @@ from ..schema import CATEGORICAL_COLUMNS, INTEGER_COLUMNS
 from ..text import is_missing
 from .base import (
     LIST_TYPES,
+    TEXT,
     TEXT_COLUMNS,
     WrittenFile,
+    arrow_values,
     as_categorical,
     check_columns,
     check_mode,
@@ -26,8 +30,15 @@ from .base import (
     decode_timestamps,
     flat_column,
     json_default,
+    json_encodable,
+    json_text,
     python_values,
+    text_bytes,
+    text_scalar,
+    utc_stamps,
+    utc_text,
 )
+from .csv import in_batches
 
 
 def write_jsonl(
@@ -61,30 +72,71 @@ def write_jsonl(
 
 
 def _write_jsonl_rows(df: pd.DataFrame, sink: IO[bytes]) -> None:
-    """Encode each row of ``df`` as one line of JSON into ``sink``."""
-    names = [str(n) for n in df.columns]
-    columns = [_jsonl_values(df[name]) for name in df.columns]
-    buffer: list[str] = []
-    for row in zip(*columns, strict=True):
-        buffer.append(
-            json.dumps(dict(zip(names, row, strict=True)), ensure_ascii=False, default=json_default)
-        )
-        if len(buffer) >= 2000:
-            sink.write(("\n".join(buffer) + "\n").encode())
-            buffer.clear()
-    if buffer:
-        sink.write(("\n".join(buffer) + "\n").encode())
+    """Encode each row of ``df`` as one line of JSON into ``sink``.
+
+    The lines are what ``json.dumps(row_dict, ensure_ascii=False)`` writes, built column by
+    column with Arrow kernels (see :func:`~imgframe.export.base.json_text`) in batches that
+    worker threads encode while the previous batch is written.
+    """
+    columns = [_jsonl_column(df[name]) for name in df.columns]
+    # '{"name": value, "other": value}\n' as literal pieces around each column's text.
+    pieces: list[pa.Scalar] = []
+    for i, name in enumerate(df.columns):
+        opening = "{" if i == 0 else ", "
+        pieces.append(text_scalar(opening + json.dumps(str(name), ensure_ascii=False) + ": "))
+    closing = text_scalar("}\n" if columns else "{}\n")
+
+    def lines(start: int, length: int) -> pa.Buffer | bytes:
+        texts = [encode(values.slice(start, length)) for values, encode in columns]
+        if not texts:
+            return closing.as_py().encode() * len(range(start, min(start + length, len(df))))
+        parts: list[Any] = [p for pair in zip(pieces, texts, strict=True) for p in pair]
+        joined = pc.binary_join_element_wise(*parts, closing, text_scalar(""))
+        return text_bytes(joined)
+
+    for data in in_batches(lines, len(df)):
+        sink.write(data)
 
 
-def _jsonl_values(series: pd.Series) -> list[Any]:
+def _jsonl_column(
+    series: pd.Series,
+) -> tuple[pa.Array | pa.ChunkedArray, Callable[[Any], pa.Array]]:
+    """A column's Arrow values and the step giving a batch of them as JSON text, each as
+    ``json.dumps`` writes the value the per-row encoder put in its dict."""
     dtype = series.dtype
-    if isinstance(dtype, pd.DatetimeTZDtype | pd.CategoricalDtype | pd.StringDtype) or (
+    if isinstance(dtype, pd.CategoricalDtype):
+        # The categories' text, as flat_column gives it (categories of numbers print as
+        # pandas prints them, "1.0", hence the plain path).
+        array = pa.array(series.array)
+        value_type = array.type.value_type
+        if not (pa.types.is_string(value_type) or pa.types.is_large_string(value_type)):
+            array = flat_column(series)
+        return array, _json_batch
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return utc_text(utc_stamps(series)), _json_batch
+    if isinstance(dtype, pd.StringDtype) or (
         pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
     ):
-        return list(flat_column(series).to_pylist())
+        return flat_column(series), _json_batch
+    array = arrow_values(series)
+    if array is not None and json_encodable(array.type):
+        return array, _json_batch
     if pd.api.types.is_float_dtype(dtype):
-        return [None if is_missing(v) else float(v) for v in series.tolist()]
-    return python_values(series)
+        values = [None if is_missing(v) else float(v) for v in series.tolist()]
+    else:
+        values = python_values(series)
+    texts = [json.dumps(v, ensure_ascii=False, default=json_default) for v in values]
+    return pa.array(texts, type=TEXT), _as_text
+
+
+def _json_batch(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    return json_text(values)
+
+
+def _as_text(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
 def jsonl_shape(path: Path) -> tuple[list[str] | None, int]:
