@@ -566,7 +566,11 @@ def test_malformed_csv_is_a_data_error(tmp_path: Path, text: str, message: str) 
 
 @pytest.mark.parametrize("where", ["header", "body"])
 def test_non_utf8_csv_is_a_data_error(tmp_path: Path, where: str) -> None:
-    latin1 = '"imag\xe9Id"\n"a"\n' if where == "header" else HEADER + ROW * 5000 + '"\xe9"\n'
+    latin1 = (
+        '"imag\xe9Id"\n"a"\n'
+        if where == "header"
+        else HEADER + ROW * 5000 + '"\xe9","[]","[]",1,\n'
+    )
     (tmp_path / "x.csv").write_bytes(latin1.encode("latin-1"))
     with pytest.raises(DataError, match=r"cannot read .*x\.csv as UTF-8 CSV"):
         read_export(tmp_path / "x.csv")
@@ -607,3 +611,73 @@ def test_malformed_jsonl_is_a_data_error(tmp_path: Path, data: bytes, message: s
     (tmp_path / "x.jsonl").write_bytes(data)
     with pytest.raises(DataError, match=message):
         read_export(tmp_path / "x.jsonl")
+
+
+# --------------------------------------------------------------------------------------------
+# The Arrow readers agree with the line-by-line / cell-by-cell reference readings
+
+
+def test_arrow_and_line_by_line_jsonl_readings_agree(tmp_path: Path) -> None:
+    from imgframe.export import jsonl
+
+    path = write_jsonl(codec_frame(), tmp_path / "x.jsonl").path
+    by_arrow = jsonl._frame_by_arrow(path.read_bytes())
+    assert by_arrow is not None  # the fast path reads what the writer writes
+    pd.testing.assert_frame_equal(by_arrow, jsonl._read_jsonl_lines(path))
+
+
+def _reading(read: Callable[[], pd.DataFrame]) -> pd.DataFrame | str:
+    try:
+        return read()
+    except DataError as exc:
+        return str(exc)
+
+
+@pytest.mark.parametrize(
+    ("lines", "by_arrow"),
+    [
+        (b'{"imageId": "a"}\n{"imageId": "b", "late": 1}\n', False),  # a key line 1 lacks
+        (b'{"imageId": "a"}{"imageId": "b"}\n', False),  # two objects on one line
+        (b'{"imageId": "a"}\n   \n', False),  # a blank line
+        (b'{"x": "2025-03-01T08:00:00"}\n', False),  # Arrow's reader guesses a timestamp
+        (b'{"imageSize": 20.0}\n', False),  # pa.array takes it, Arrow's reader does not
+        (b'{"imageId": "a", "imageId": "b"}\n', False),  # json.loads keeps the last
+        (b'{"imageName": "\\ud800"}\n', False),  # a lone surrogate
+        (b'{"tags": [{"key": "k", "value": "v", "extra": 1}]}\n', True),  # extra key dropped
+        (b'{"x": [1, 2.5], "y": {"b": 1, "a": null}, "z": NaN}\n', True),
+    ],
+)
+def test_jsonl_is_read_as_the_line_by_line_reading_reads_it(
+    tmp_path: Path, lines: bytes, by_arrow: bool
+) -> None:
+    from imgframe.export import jsonl
+
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(lines)
+    assert (jsonl._frame_by_arrow(lines) is not None) == by_arrow
+    reference = _reading(lambda: jsonl._read_jsonl_lines(path))
+    got = _reading(lambda: read_export(path))
+    if isinstance(reference, str):
+        assert got == reference
+    else:
+        assert isinstance(got, pd.DataFrame)
+        pd.testing.assert_frame_equal(got, reference)
+
+
+@pytest.mark.parametrize("name", ["nicNetworkType", "tags"])
+def test_list_cells_decode_as_json_loads_decodes_them(tmp_path: Path, name: str) -> None:
+    from imgframe.export.base import LIST_TYPES, decode_json_cells, python_json_cells
+
+    df = pd.concat([codec_frame()] * 2, ignore_index=True)
+    cells = pa.array(df[name].array)
+    texts = [
+        None if v is None else json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+        for v in cells.to_pylist()
+    ]
+    # Hand-written forms too: spaces, escapes json.dumps does not use, a raw line break.
+    texts += [' [ "a" , null ] ', '["\\u00e9\\/"]', '[\n"x"]', "null"]
+    if name == "tags":
+        texts[-4:] = [' [ {"value": "v", "key": "k"} ] ', '[{"key":"\\u00e9"}]', "[\n]", "null"]
+    column = pa.array(texts, pa.string())
+    fast = decode_json_cells(column, LIST_TYPES[name], name)
+    assert fast.equals(python_json_cells(column, LIST_TYPES[name], name))

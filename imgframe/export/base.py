@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pa_json
 
 from ..defaults import WRITE_MODES
 from ..errors import DataError, ExportError, InvalidArgument
@@ -98,6 +99,19 @@ def as_categorical(values: pd.Series, categories: Sequence[str]) -> pd.Series:
     # An empty category list gives an object Index, as the frame's all-NA columns have.
     dtype = pd.CategoricalDtype(categories=known)
     return pd.Series(pd.Categorical(text, dtype=dtype), index=values.index, name=values.name)
+
+
+def categorical_of(text: pa.Array) -> pd.Categorical:
+    """Text as a categorical whose categories are its values in order of first appearance
+    (what :func:`as_categorical` gives with no known categories), by Arrow's hash kernel.
+
+    >>> list(categorical_of(pa.array(["b", None, "a", "b"])).categories)
+    ['b', 'a']
+    """
+    encoded = text.dictionary_encode()
+    codes = encoded.indices.fill_null(-1).to_numpy().astype(np.int32, copy=False)
+    dtype = pd.CategoricalDtype(categories=encoded.dictionary.to_pylist())
+    return pd.Categorical.from_codes(codes, dtype=dtype)
 
 
 def check_same_columns(old: Sequence[str], new: Sequence[str], target: Path) -> None:
@@ -435,3 +449,72 @@ def _item_codes(items: pa.Array) -> tuple[np.ndarray[Any, Any], int] | None:
         return None
     encoded = pc.dictionary_encode(items, null_encoding="encode")
     return encoded.indices.to_numpy().astype(np.int64), max(len(encoded.dictionary), 1)
+
+
+# Decoding JSON text column-wise: cells as NDJSON, read by Arrow's JSON reader.
+
+_LINE_BREAKS = np.zeros(256, dtype=bool)
+_LINE_BREAKS[[0x0A, 0x0D]] = True
+
+
+def decode_json_cells(cells: pa.Array, arrow_type: pa.DataType, name: str) -> pa.Array:
+    """JSON text cells (missing cells null) as Arrow values of ``arrow_type``, exactly as
+    ``pa.array([json.loads(cell) ...], arrow_type)`` reads them, with the same errors.
+
+    Each distinct cell is decoded once, by ``pyarrow.json`` over the cells as NDJSON; a
+    decoded value is kept only if it encodes back to its cell's exact text (always true of
+    what the writers write), and every other cell is decoded by ``json.loads``, which also
+    gives the error of a malformed one (:class:`~imgframe.errors.DataError`).
+
+    >>> decode_json_cells(pa.array(['["a",null]', None, ' [ "b" ] ', '["a",null]']),
+    ...                   pa.list_(pa.string()), "nics").to_pylist()
+    [['a', None], None, ['b'], ['a', None]]
+    """
+    encoded = cells.dictionary_encode()
+    distinct = encoded.dictionary.cast(TEXT)
+    decoded = _fast_json_cells(distinct, arrow_type)
+    if decoded is None:
+        decoded = python_json_cells(distinct, arrow_type, name)
+    else:
+        canonical = pc.equal(json_text(decoded, compact=True), distinct).to_numpy(
+            zero_copy_only=False
+        )
+        if not canonical.all():
+            others = np.flatnonzero(~canonical)
+            slow = python_json_cells(distinct.take(pa.array(others)), arrow_type, name)
+            order = np.arange(len(distinct))
+            order[others] = len(distinct) + np.arange(len(others))
+            decoded = pa.concat_arrays([decoded, slow]).take(pa.array(order))
+    return decoded.take(encoded.indices)
+
+
+def _fast_json_cells(cells: pa.Array, arrow_type: pa.DataType) -> pa.Array | None:
+    """The cells (none missing) read by ``pyarrow.json``, or ``None`` when it refuses them or
+    they cannot be lines of NDJSON (a raw line break in a cell)."""
+    if not len(cells) or rows_with_bytes(cells, _LINE_BREAKS)[0].size:
+        return None
+    lines = pc.binary_join_element_wise(
+        text_scalar('{"v":'), cells, text_scalar("}\n"), text_scalar("")
+    )
+    options = pa_json.ParseOptions(
+        explicit_schema=pa.schema([("v", arrow_type)]), unexpected_field_behavior="error"
+    )
+    try:
+        table = pa_json.read_json(pa.BufferReader(text_bytes(lines)), parse_options=options)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
+        return None
+    if table.num_rows != len(cells):
+        return None
+    return table.column("v").combine_chunks()
+
+
+def python_json_cells(cells: pa.Array, arrow_type: pa.DataType, name: str) -> pa.Array:
+    """``json.loads`` of each cell, as Arrow values of ``arrow_type`` (the reference the
+    column-wise decoder agrees with, and the source of its error messages)."""
+    try:
+        values = [None if v is None else json.loads(v) for v in cells.to_pylist()]
+        return pa.array(values, type=arrow_type)
+    except (ValueError, TypeError, pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise DataError(
+            f"column {name!r}: a cell is not a JSON array of the expected shape ({exc})"
+        ) from None

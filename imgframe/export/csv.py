@@ -5,14 +5,13 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import json
 import os
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -31,10 +30,11 @@ from .base import (
     TEXT,
     WrittenFile,
     arrow_values,
-    as_categorical,
+    categorical_of,
     check_columns,
     check_mode,
     check_same_columns,
+    decode_json_cells,
     decode_timestamps,
     flat_column,
     is_text,
@@ -296,14 +296,16 @@ def read_csv_strings(path: Path, *, neutralized: bool = True) -> pa.Table:
         raise DataError(f"cannot read {path}: {exc}") from None
     data = data.removeprefix(b"\xef\xbb\xbf")
     try:
-        header = next(csv.reader(io.StringIO(data.decode("utf-8"), newline="")), [])
+        # Only the header row is decoded here; Arrow checks the rest is UTF-8 as it reads.
+        text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline="")
+        header = next(csv.reader(text), [])
     except (UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"cannot read {path} as UTF-8 CSV: {exc}") from None
     if not header:
         raise DataError(f"{path} is empty: no CSV header row")
     try:
         table = pa_csv.read_csv(
-            io.BytesIO(data),
+            pa.BufferReader(data),
             parse_options=pa_csv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
             convert_options=pa_csv.ConvertOptions(
                 column_types={name: pa.string() for name in header},
@@ -312,7 +314,8 @@ def read_csv_strings(path: Path, *, neutralized: bool = True) -> pa.Table:
             ),
         )
     except (pa.ArrowInvalid, OSError) as exc:
-        raise DataError(f"cannot read {path} as CSV: {exc}") from None
+        kind = "UTF-8 CSV" if "UTF8" in str(exc) else "CSV"
+        raise DataError(f"cannot read {path} as {kind}: {exc}") from None
     if neutralized:
         names = restore_formula(pa.array(table.column_names, pa.string())).to_pylist()
         table = table.rename_columns(names)
@@ -330,7 +333,9 @@ def frame_from_text(table: pa.Table, *, neutralized: bool) -> pd.DataFrame:
     for name in table.column_names:
         column = table.column(name).combine_chunks()
         if name in LIST_TYPES:
-            out[name] = _decode_json_list(column, LIST_TYPES[name], name)
+            out[name] = pd.arrays.ArrowExtensionArray(
+                decode_json_cells(column, LIST_TYPES[name], name)
+            )
         elif name in INTEGER_COLUMNS:
             out[name] = _decode_integers(column, name)
         elif name == "fetchedAt":
@@ -339,24 +344,10 @@ def frame_from_text(table: pa.Table, *, neutralized: bool) -> pd.DataFrame:
             if neutralized:
                 column = restore_formula(column)
             if name in CATEGORICAL_COLUMNS:
-                values = pd.Series(pd.array(column, dtype="string[pyarrow]"))
-                out[name] = as_categorical(values, []).array
+                out[name] = categorical_of(column)
             else:
                 out[name] = pd.array(column, dtype="string[pyarrow]")
     return pd.DataFrame(out, index=pd.RangeIndex(table.num_rows))
-
-
-def _decode_json_list(
-    column: pa.Array, arrow_type: pa.DataType, name: str
-) -> pd.api.extensions.ExtensionArray:
-    try:
-        values = [None if v is None else json.loads(v) for v in column.to_pylist()]
-        array = pa.array(values, type=arrow_type)
-    except (ValueError, TypeError, pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise DataError(
-            f"column {name!r}: a cell is not a JSON array of the expected shape ({exc})"
-        ) from None
-    return pd.arrays.ArrowExtensionArray(array)
 
 
 def _decode_integers(column: pa.Array, name: str) -> pd.api.extensions.ExtensionArray:
@@ -364,4 +355,6 @@ def _decode_integers(column: pa.Array, name: str) -> pd.api.extensions.Extension
         integers = pc.cast(column, pa.int64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise DataError(f"column {name!r}: a cell is not an integer ({exc})") from None
-    return pd.Series(integers, dtype="Int64").array
+    # to_pandas keeps the buffers; pd.Series(arrow, dtype="Int64") goes value by value.
+    series = integers.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+    return cast(pd.api.extensions.ExtensionArray, series.array)

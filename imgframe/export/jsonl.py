@@ -11,6 +11,7 @@ from typing import IO, Any
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.json as pa_json
 
 from ..durable import atomic_file, size_on_disk
 from ..errors import DataError
@@ -24,6 +25,7 @@ from .base import (
     WrittenFile,
     arrow_values,
     as_categorical,
+    categorical_of,
     check_columns,
     check_mode,
     check_same_columns,
@@ -157,6 +159,97 @@ def jsonl_shape(path: Path) -> tuple[list[str] | None, int]:
 
 
 def read_jsonl(path: Path) -> pd.DataFrame:
+    """The frame of a JSONL file (see :mod:`imgframe.export` for the dtypes).
+
+    Arrow's JSON reader reads the file when it can give exactly what reading each line
+    with ``json.loads`` gives: every line one object, the first line holding every key,
+    known columns in their types and extra ones in types Python's reading would infer.
+    Anything else (a malformed line included, for its error message) is read line by line.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc}") from None
+    frame = _frame_by_arrow(data)
+    return frame if frame is not None else _read_jsonl_lines(path)
+
+
+def _frame_by_arrow(data: bytes) -> pd.DataFrame | None:
+    """The frame read by ``pyarrow.json``, or ``None`` when the line-by-line reading might
+    read it otherwise (or fail)."""
+    first_line = data[: data.find(b"\n")] if b"\n" in data else data
+    try:
+        first = json.loads(first_line)
+    except ValueError:
+        return None
+    if not isinstance(first, dict) or not first:
+        return None
+    known = {name: _known_type(name) for name in first}
+    schema = pa.schema([(n, t) for n, t in known.items() if t is not None])
+    options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
+    try:
+        table = pa_json.read_json(pa.BufferReader(data), parse_options=options)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
+        return None
+    # One row per line (a blank line, or two objects on one, would tell otherwise), and no
+    # key that the first line lacks (it would change the column order).
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    if table.num_rows != lines or set(table.column_names) != set(first):
+        return None
+    out: dict[str, Any] = {}
+    for name in first:
+        column = table.column(name).combine_chunks()
+        if known[name] is None:
+            if not _inferred_alike(column.type):
+                return None
+            out[name] = _typed_extra(column)
+        else:
+            out[name] = _typed_known(column, name)
+    return pd.DataFrame(out, index=pd.RangeIndex(table.num_rows))
+
+
+def _known_type(name: str) -> pa.DataType | None:
+    """The Arrow type a known column is read as (``None``: an extra column)."""
+    if name in LIST_TYPES:
+        return LIST_TYPES[name]
+    if name in INTEGER_COLUMNS:
+        return pa.int64()
+    if name in ("fetchedAt", *CATEGORICAL_COLUMNS) or name in TEXT_COLUMNS:
+        return pa.string()
+    return pa.string() if name.startswith("tag:") else None
+
+
+def _inferred_alike(arrow_type: pa.DataType) -> bool:
+    """Types that Arrow's JSON reader and ``pa.array`` of the parsed values infer alike (not
+    timestamps, which the JSON reader guesses from text)."""
+    t = arrow_type
+    if pa.types.is_list(t):
+        return _inferred_alike(t.value_type)
+    if pa.types.is_struct(t):
+        return all(_inferred_alike(f.type) for f in t)
+    return bool(
+        pa.types.is_string(t)
+        or pa.types.is_int64(t)
+        or pa.types.is_float64(t)
+        or pa.types.is_boolean(t)
+        or pa.types.is_null(t)
+    )
+
+
+def _typed_known(column: pa.Array, name: str) -> Any:
+    if name in LIST_TYPES:
+        return pd.array(column, dtype=pd.ArrowDtype(LIST_TYPES[name]))
+    if name in INTEGER_COLUMNS:
+        return column.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get).array
+    if name == "fetchedAt":
+        return decode_timestamps(column, name)
+    if name in CATEGORICAL_COLUMNS:
+        return categorical_of(column)
+    return pd.array(column, dtype="string[pyarrow]")
+
+
+def _read_jsonl_lines(path: Path) -> pd.DataFrame:
+    """Each line by ``json.loads``: the reference reading, and its error messages."""
     records: list[dict[str, Any]] = []
     with path.open("rb") as fh:
         for number, line in enumerate(fh, start=1):
@@ -199,20 +292,14 @@ def read_jsonl(path: Path) -> pd.DataFrame:
 def _arrow(values: list[Any], arrow_type: pa.DataType, name: str, path: Path) -> pa.Array:
     try:
         return pa.array(values, type=arrow_type)
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError) as exc:  # lone surrogates
         raise DataError(
             f"{path}: column {name!r} does not hold {arrow_type} values ({exc})"
         ) from None
 
 
-def _inferred(values: list[Any]) -> Any:
-    """An extra column's values in the dtype the frame gives such a column."""
-    try:
-        array = pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        array = pa.array(
-            [None if v is None else json.dumps(v, ensure_ascii=False) for v in values], pa.string()
-        )
+def _typed_extra(array: pa.Array) -> Any:
+    """An extra column's Arrow values in the dtype the frame gives such a column."""
     arrow_type = array.type
     if (
         pa.types.is_string(arrow_type)
@@ -227,3 +314,14 @@ def _inferred(values: list[Any]) -> Any:
     if pa.types.is_floating(arrow_type):
         return pd.array(array, dtype="Float64")
     return pd.array(array, dtype=pd.ArrowDtype(arrow_type))
+
+
+def _inferred(values: list[Any]) -> Any:
+    """An extra column's values in the dtype the frame gives such a column."""
+    try:
+        array = pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        array = pa.array(
+            [None if v is None else json.dumps(v, ensure_ascii=False) for v in values], pa.string()
+        )
+    return _typed_extra(array)
