@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -314,14 +314,12 @@ def json_strings(values: pa.Array) -> pa.Array:
 def json_encodable(arrow_type: pa.DataType) -> bool:
     """True when :func:`json_text` encodes values of this type (else the caller needs Python:
     floats, timestamps, binary, maps...)."""
-    t = arrow_type
-    if pa.types.is_dictionary(t):
-        return json_encodable(t.value_type)
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
-        return json_encodable(t.value_type)
-    if pa.types.is_struct(t):
-        names = [f.name for f in t]
-        return len(set(names)) == len(names) and all(json_encodable(f.type) for f in t)
+    if pa.types.is_dictionary(arrow_type):
+        return json_encodable(arrow_type.value_type)
+    return all_leaves(arrow_type, _json_leaf)
+
+
+def _json_leaf(t: pa.DataType) -> bool:
     return bool(
         pa.types.is_string(t)
         or pa.types.is_large_string(t)
@@ -329,6 +327,18 @@ def json_encodable(arrow_type: pa.DataType) -> bool:
         or pa.types.is_boolean(t)
         or pa.types.is_null(t)
     )
+
+
+def all_leaves(arrow_type: pa.DataType, leaf: Callable[[pa.DataType], bool]) -> bool:
+    """Whether ``leaf`` holds for every non-list, non-struct type inside ``arrow_type``
+    (structs with a repeated field name fail: their Python values are dicts)."""
+    t = arrow_type
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return all_leaves(t.value_type, leaf)
+    if pa.types.is_struct(t):
+        names = [f.name for f in t]
+        return len(set(names)) == len(names) and all(all_leaves(f.type, leaf) for f in t)
+    return leaf(t)
 
 
 def json_text(values: pa.Array, *, compact: bool = False) -> pa.Array:

@@ -23,6 +23,7 @@ from .base import (
     TEXT,
     TEXT_COLUMNS,
     WrittenFile,
+    all_leaves,
     arrow_values,
     as_categorical,
     categorical_of,
@@ -222,11 +223,10 @@ def _known_type(name: str) -> pa.DataType | None:
 def _inferred_alike(arrow_type: pa.DataType) -> bool:
     """Types that Arrow's JSON reader and ``pa.array`` of the parsed values infer alike (not
     timestamps, which the JSON reader guesses from text)."""
-    t = arrow_type
-    if pa.types.is_list(t):
-        return _inferred_alike(t.value_type)
-    if pa.types.is_struct(t):
-        return all(_inferred_alike(f.type) for f in t)
+    return all_leaves(arrow_type, _alike_leaf)
+
+
+def _alike_leaf(t: pa.DataType) -> bool:
     return bool(
         pa.types.is_string(t)
         or pa.types.is_int64(t)
