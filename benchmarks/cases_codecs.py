@@ -221,6 +221,15 @@ def bench_jsonl_write(df: pd.DataFrame, root: Path, rounds: int, found: dict[str
     if "polars" in found:
         frame = found["polars"].from_pandas(df)
         contenders["polars"] = lambda: frame.write_ndjson(paths["polars"])
+
+        def durable_polars() -> None:
+            # Not the target's baseline: what imgframe's fsync (atomic_file) adds to a peer.
+            with (root / "polars-fsync.jsonl").open("wb") as fh:
+                frame.write_ndjson(fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+
+        contenders["polars+fsync"] = durable_polars
     if "duckdb" in found:
         con = found["duckdb"].connect()
         con.register("frame", pa.Table.from_pandas(df, preserve_index=False))
@@ -230,6 +239,8 @@ def bench_jsonl_write(df: pd.DataFrame, root: Path, rounds: int, found: dict[str
     expected = sample_records(paths["imgframe"])
     for name in found:
         assert sample_records(paths[name]) == expected, f"{name} wrote other data"
+    if "polars" in found:
+        assert digest(root / "polars-fsync.jsonl") == digest(paths["polars"])
     return timings
 
 

@@ -377,7 +377,7 @@ def json_text(values: pa.Array, *, compact: bool = False) -> pa.Array:
         text = _structs_text(values, compact)
     else:
         raise TypeError(f"json_text: {t} needs Python (see json_encodable)")
-    return pc.if_else(values.is_null(), _NULL, text)
+    return pc.if_else(values.is_null(), _NULL, text) if values.null_count else text
 
 
 def _lists_text(lists: pa.LargeListArray, compact: bool) -> pa.Array:

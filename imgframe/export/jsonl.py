@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any
 
@@ -188,24 +189,27 @@ def _frame_by_arrow(data: bytes) -> pd.DataFrame | None:
     known = {name: _known_type(name) for name in first}
     schema = pa.schema([(n, t) for n, t in known.items() if t is not None])
     options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="infer")
-    try:
-        table = pa_json.read_json(pa.BufferReader(data), parse_options=options)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
-        return None
-    # One row per line (a blank line, or two objects on one, would tell otherwise), and no
-    # key that the first line lacks (it would change the column order).
-    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-    if table.num_rows != lines or set(table.column_names) != set(first):
-        return None
-    out: dict[str, Any] = {}
-    for name in first:
-        column = table.column(name).combine_chunks()
-        if known[name] is None:
-            if not _inferred_alike(column.type):
-                return None
-            out[name] = _typed_extra(column)
-        else:
-            out[name] = _typed_known(column, name)
+    with ThreadPoolExecutor(2) as pool:
+        # Lines are counted while Arrow parses (which releases the GIL).
+        newlines = pool.submit(data.count, b"\n")
+        try:
+            table = pa_json.read_json(pa.BufferReader(data), parse_options=options)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError):
+            return None
+        # One row per line (a blank line, or two objects on one, would tell otherwise), and
+        # no key that the first line lacks (it would change the column order).
+        lines = newlines.result() + (0 if data.endswith(b"\n") else 1)
+        if table.num_rows != lines or set(table.column_names) != set(first):
+            return None
+        if any(known[n] is None and not _inferred_alike(table.schema.field(n).type) for n in first):
+            return None
+
+        def typed(name: str) -> Any:
+            column = table.column(name).combine_chunks()
+            return _typed_extra(column) if known[name] is None else _typed_known(column, name)
+
+        # Arrow kernels release the GIL: two columns convert at a time.
+        out = dict(zip(first, pool.map(typed, first), strict=True))
     return pd.DataFrame(out, index=pd.RangeIndex(table.num_rows))
 
 
