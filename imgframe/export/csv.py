@@ -5,11 +5,15 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import json
 import os
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar, cast
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -23,18 +27,40 @@ from ..schema import CATEGORICAL_COLUMNS, INTEGER_COLUMNS
 from ..text import FORMULA_PATTERN
 from .base import (
     LIST_TYPES,
+    TEXT,
     WrittenFile,
-    as_categorical,
+    arrow_values,
+    categorical_of,
     check_columns,
     check_mode,
     check_same_columns,
+    decode_json_cells,
     decode_timestamps,
     flat_column,
     is_text,
+    json_encodable,
+    json_text,
+    replace_rows,
+    string_buffers,
+    utc_stamps,
+    utc_text,
 )
+
+_T = TypeVar("_T")
 
 # A neutralised value: one ``'`` in front of what FORMULA_PATTERN matches.
 _RESTORE_PATTERN = "^'" + FORMULA_PATTERN.removeprefix("^")
+
+# First bytes that can start a formula or a neutralised one: only values starting with one of
+# these go through the regular expression (a million plain names: 10 ms instead of 75 ms).
+_FORMULA_STARTS = np.zeros(256, dtype=bool)
+_FORMULA_STARTS[[ord(c) for c in "=+-@\t\r'"]] = True
+_QUOTE_STARTS = np.zeros(256, dtype=bool)
+_QUOTE_STARTS[ord("'")] = True
+
+#: Rows encoded per batch: batches are encoded on worker threads while the previous one is
+#: written, and bound the memory the text form of a column takes.
+BATCH_ROWS = 65_536
 
 
 def neutralize_formula(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
@@ -43,7 +69,7 @@ def neutralize_formula(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.Chun
     >>> neutralize_formula(pa.array(["=SUM(A1)", "'=x", "plain", None])).to_pylist()
     ["'=SUM(A1)", "''=x", 'plain', None]
     """
-    return pc.replace_substring_regex(values, pattern=FORMULA_PATTERN, replacement=r"'\1")
+    return _replace_where_first_byte(values, _FORMULA_STARTS, FORMULA_PATTERN, r"'\1")
 
 
 def restore_formula(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
@@ -52,7 +78,35 @@ def restore_formula(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.Chunked
     >>> restore_formula(pa.array(["'=SUM(A1)", "''=x", "'plain", None])).to_pylist()
     ['=SUM(A1)', "'=x", "'plain", None]
     """
-    return pc.replace_substring_regex(values, pattern=_RESTORE_PATTERN, replacement=r"\1")
+    return _replace_where_first_byte(values, _QUOTE_STARTS, _RESTORE_PATTERN, r"\1")
+
+
+def _replace_where_first_byte(
+    values: pa.Array | pa.ChunkedArray,
+    starts: np.ndarray[Any, Any],
+    pattern: str,
+    replacement: str,
+) -> pa.Array | pa.ChunkedArray:
+    """``pc.replace_substring_regex`` of an anchored ``pattern``, run only on the values whose
+    first byte ``starts`` marks (the others cannot match)."""
+    if isinstance(values, pa.ChunkedArray):
+        chunks = [_replace_where_first_byte(c, starts, pattern, replacement) for c in values.chunks]
+        return pa.chunked_array(chunks, type=values.type)
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        return pc.replace_substring_regex(values, pattern=pattern, replacement=replacement)
+    if len(values) == 0:
+        return values
+    offsets, data = string_buffers(values)
+    first = np.zeros(len(values), dtype=np.uint8)
+    filled = offsets[1:] > offsets[:-1]
+    first[filled] = data[offsets[:-1][filled]]
+    rows = np.flatnonzero(starts[first])
+    if not rows.size:
+        return values
+    changed = pc.replace_substring_regex(
+        values.take(pa.array(rows)), pattern=pattern, replacement=replacement
+    )
+    return replace_rows(values, rows, changed)
 
 
 def write_csv(
@@ -83,28 +137,53 @@ def write_csv(
     if tags not in TAG_LAYOUTS:
         raise InvalidArgument(f"tags must be one of {', '.join(TAG_LAYOUTS)}, not {tags!r}")
     gz = target.name.lower().endswith(".gz") if compress is None else compress
-    table = csv_table(shape_tags(df, tags), neutralize=neutralize_formulas)
+    columns = CsvColumns.of(shape_tags(df, tags), neutralize=neutralize_formulas)
     appending = mode == "append" and target.exists()
-    rows = table.num_rows
+    rows = columns.rows
     if appending:
         # Compare the header as written, before any formula quote is taken off.
         existing = read_csv_strings(target, neutralized=False)
-        check_same_columns(existing.column_names, table.column_names, target)
+        check_same_columns(existing.column_names, columns.names, target)
         rows += existing.num_rows
     with atomic_file(target, copy_existing=appending) as fh:
         if gz:
             # A new gzip member per write: readers decompress concatenated members as one.
             with gzip.GzipFile(filename="", mode="wb", fileobj=fh, mtime=0) as zipped:
-                _write_csv_table(table, zipped, header=not appending)
+                _write_csv_table(columns, zipped, header=not appending)
         else:
-            _write_csv_table(table, fh, header=not appending)
+            _write_csv_table(columns, fh, header=not appending)
     return WrittenFile(target, rows, size_on_disk(target), "csv.gz" if gz else "csv")
 
 
-def _write_csv_table(table: pa.Table, sink: IO[bytes] | gzip.GzipFile, *, header: bool) -> None:
-    """Encode ``table`` (text and integer columns only) as CSV into ``sink``."""
+def _write_csv_table(columns: CsvColumns, sink: IO[bytes] | gzip.GzipFile, *, header: bool) -> None:
+    """Encode the columns as CSV into ``sink``: worker threads prepare each batch while
+    Arrow's CSV writer prints the previous one straight into the file."""
+    if header:
+        _write_batch(columns.batch(0, 0), sink, header=True)
+    for table in in_batches(columns.batch, columns.rows):
+        _write_batch(table, sink)
+
+
+def _write_batch(table: pa.Table, sink: IO[bytes] | gzip.GzipFile, *, header: bool = False) -> None:
     options = pa_csv.WriteOptions(include_header=header, quoting_style="needed")
     pa_csv.write_csv(table, sink, write_options=options)
+
+
+def in_batches(encode: Callable[[int, int], _T], rows: int) -> Iterator[_T]:
+    """``encode(start, length)`` over the rows in :data:`BATCH_ROWS` batches, in order; two
+    worker threads encode ahead while the caller writes (Arrow kernels release the GIL)."""
+    starts = range(0, rows, BATCH_ROWS)
+    if len(starts) <= 1:
+        yield from (encode(start, BATCH_ROWS) for start in starts)
+        return
+    with ThreadPoolExecutor(2) as pool:
+        ahead: deque[Future[_T]] = deque()
+        for start in starts:
+            ahead.append(pool.submit(encode, start, BATCH_ROWS))
+            if len(ahead) > 2:
+                yield ahead.popleft().result()
+        while ahead:
+            yield ahead.popleft().result()
 
 
 def shape_tags(df: pd.DataFrame, tags: str) -> pd.DataFrame:
@@ -115,20 +194,100 @@ def shape_tags(df: pd.DataFrame, tags: str) -> pd.DataFrame:
     return tag_columns(df).drop(columns=["tags"])
 
 
+@dataclass(frozen=True)
+class CsvColumns:
+    """A frame's columns ready for CSV: each an Arrow column the CSV writer prints as it is
+    (text, dictionary-encoded text, integers) or needs one more step per batch (neutralising
+    text, rendering lists as JSON), and the header's names."""
+
+    names: list[str]
+    arrays: list[pa.Array | pa.ChunkedArray]
+    steps: list[Callable[[pa.Array], pa.Array] | None]
+    rows: int
+
+    @classmethod
+    def of(cls, df: pd.DataFrame, *, neutralize: bool) -> CsvColumns:
+        check_columns(df)
+        arrays: list[pa.Array | pa.ChunkedArray] = []
+        steps: list[Callable[[pa.Array], pa.Array] | None] = []
+        for name in df.columns:
+            array, step = _csv_column(df[name], neutralize=neutralize)
+            arrays.append(array)
+            steps.append(step)
+        names = [str(n) for n in df.columns]
+        if neutralize:
+            names = neutralize_formula(pa.array(names, pa.string())).to_pylist()
+        return cls(names, arrays, steps, len(df))
+
+    def batch(self, start: int, length: int) -> pa.Table:
+        """Rows ``start`` to ``start + length`` in their CSV-ready form."""
+        columns = []
+        for array, step in zip(self.arrays, self.steps, strict=True):
+            part = array.slice(start, length)
+            if step is not None:
+                part = step(part.combine_chunks() if isinstance(part, pa.ChunkedArray) else part)
+            elif isinstance(part, pa.DictionaryArray):
+                # Plain text prints faster, and this runs on a worker thread.
+                part = part.dictionary.take(part.indices)
+            columns.append(part)
+        return pa.Table.from_arrays(columns, names=self.names)
+
+
 def csv_table(df: pd.DataFrame, *, neutralize: bool) -> pa.Table:
     """Every column as CSV-ready Arrow: integers stay integers, everything else is text."""
-    check_columns(df)
-    columns: list[pa.Array] = []
-    names: list[str] = []
-    for name in df.columns:
-        values = flat_column(df[name])
-        if neutralize and is_text(df[name].dtype):
-            values = neutralize_formula(values)
-        columns.append(values)
-        names.append(name)
-    if neutralize:
-        names = neutralize_formula(pa.array(names, pa.string())).to_pylist()
-    return pa.Table.from_arrays(columns, names=names)
+    columns = CsvColumns.of(df, neutralize=neutralize)
+    table = columns.batch(0, columns.rows)
+    return pa.Table.from_arrays(
+        [c if pa.types.is_integer(c.type) else c.cast(pa.string()) for c in table.columns],
+        names=table.column_names,
+    )
+
+
+def _csv_column(
+    series: pd.Series, *, neutralize: bool
+) -> tuple[pa.Array | pa.ChunkedArray, Callable[[pa.Array], pa.Array] | None]:
+    """One column as Arrow the CSV writer prints as :func:`flat_column` and
+    :func:`neutralize_formula` would have it, and the step to finish it per batch, if any."""
+    dtype = series.dtype
+    neutralized = neutralize and is_text(dtype)
+    if isinstance(dtype, pd.CategoricalDtype):
+        array = pa.array(series.array)
+        if _is_string_type(array.type.value_type):
+            # Neutralise the categories once, not every cell.
+            dictionary = array.dictionary
+            if neutralized:
+                dictionary = neutralize_formula(dictionary)
+            return pa.DictionaryArray.from_arrays(array.indices, dictionary), None
+    elif isinstance(dtype, pd.StringDtype) or (isinstance(dtype, pd.ArrowDtype) and is_text(dtype)):
+        array = pa.array(series.astype("string[pyarrow]").array)
+        if _is_string_type(array.type):
+            return array, neutralize_formula if neutralized else None
+    elif isinstance(dtype, pd.DatetimeTZDtype):
+        return utc_text(utc_stamps(series)), None
+    elif not pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_datetime64_dtype(dtype):
+        array = arrow_values(series)
+        if array is not None and _is_json_cell_type(array.type):
+            return array, _json_cells
+    values = flat_column(series)
+    return (neutralize_formula(values) if neutralized else values), None
+
+
+def _is_string_type(arrow_type: pa.DataType) -> bool:
+    return bool(pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type))
+
+
+def _is_json_cell_type(arrow_type: pa.DataType) -> bool:
+    """Types whose Python values :func:`json_cell` writes as JSON (a ``str`` it would write
+    bare, so text types stay on the Python path)."""
+    t = arrow_type
+    nested = pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_struct(t)
+    return bool(nested or pa.types.is_boolean(t)) and json_encodable(t)
+
+
+def _json_cells(values: pa.Array) -> pa.Array:
+    """Compact JSON of each value; a missing value stays missing (an empty cell)."""
+    text = json_text(values, compact=True)
+    return pc.if_else(values.is_null(), pa.scalar(None, TEXT), text) if values.null_count else text
 
 
 def read_csv_strings(path: Path, *, neutralized: bool = True) -> pa.Table:
@@ -139,14 +298,16 @@ def read_csv_strings(path: Path, *, neutralized: bool = True) -> pa.Table:
         raise DataError(f"cannot read {path}: {exc}") from None
     data = data.removeprefix(b"\xef\xbb\xbf")
     try:
-        header = next(csv.reader(io.StringIO(data.decode("utf-8"), newline="")), [])
+        # Only the header row is decoded here; Arrow checks the rest is UTF-8 as it reads.
+        text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8", newline="")
+        header = next(csv.reader(text), [])
     except (UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"cannot read {path} as UTF-8 CSV: {exc}") from None
     if not header:
         raise DataError(f"{path} is empty: no CSV header row")
     try:
         table = pa_csv.read_csv(
-            io.BytesIO(data),
+            pa.BufferReader(data),
             parse_options=pa_csv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
             convert_options=pa_csv.ConvertOptions(
                 column_types={name: pa.string() for name in header},
@@ -155,7 +316,8 @@ def read_csv_strings(path: Path, *, neutralized: bool = True) -> pa.Table:
             ),
         )
     except (pa.ArrowInvalid, OSError) as exc:
-        raise DataError(f"cannot read {path} as CSV: {exc}") from None
+        kind = "UTF-8 CSV" if "UTF8" in str(exc) else "CSV"
+        raise DataError(f"cannot read {path} as {kind}: {exc}") from None
     if neutralized:
         names = restore_formula(pa.array(table.column_names, pa.string())).to_pylist()
         table = table.rename_columns(names)
@@ -169,37 +331,25 @@ def _is_gzip(path: Path) -> bool:
 
 def frame_from_text(table: pa.Table, *, neutralized: bool) -> pd.DataFrame:
     """Typed frame columns from text columns, by column name (see the module docstring)."""
-    out: dict[str, Any] = {}
-    for name in table.column_names:
+
+    def typed(name: str) -> Any:
         column = table.column(name).combine_chunks()
         if name in LIST_TYPES:
-            out[name] = _decode_json_list(column, LIST_TYPES[name], name)
-        elif name in INTEGER_COLUMNS:
-            out[name] = _decode_integers(column, name)
-        elif name == "fetchedAt":
-            out[name] = decode_timestamps(column, name)
-        else:
-            if neutralized:
-                column = restore_formula(column)
-            if name in CATEGORICAL_COLUMNS:
-                values = pd.Series(pd.array(column, dtype="string[pyarrow]"))
-                out[name] = as_categorical(values, []).array
-            else:
-                out[name] = pd.array(column, dtype="string[pyarrow]")
+            return pd.arrays.ArrowExtensionArray(decode_json_cells(column, LIST_TYPES[name], name))
+        if name in INTEGER_COLUMNS:
+            return _decode_integers(column, name)
+        if name == "fetchedAt":
+            return decode_timestamps(column, name)
+        if neutralized:
+            column = restore_formula(column)
+        if name in CATEGORICAL_COLUMNS:
+            return categorical_of(column)
+        return pd.array(column, dtype="string[pyarrow]")
+
+    # Arrow kernels release the GIL: two columns convert at a time.
+    with ThreadPoolExecutor(2) as pool:
+        out = dict(zip(table.column_names, pool.map(typed, table.column_names), strict=True))
     return pd.DataFrame(out, index=pd.RangeIndex(table.num_rows))
-
-
-def _decode_json_list(
-    column: pa.Array, arrow_type: pa.DataType, name: str
-) -> pd.api.extensions.ExtensionArray:
-    try:
-        values = [None if v is None else json.loads(v) for v in column.to_pylist()]
-        array = pa.array(values, type=arrow_type)
-    except (ValueError, TypeError, pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise DataError(
-            f"column {name!r}: a cell is not a JSON array of the expected shape ({exc})"
-        ) from None
-    return pd.arrays.ArrowExtensionArray(array)
 
 
 def _decode_integers(column: pa.Array, name: str) -> pd.api.extensions.ExtensionArray:
@@ -207,4 +357,6 @@ def _decode_integers(column: pa.Array, name: str) -> pd.api.extensions.Extension
         integers = pc.cast(column, pa.int64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise DataError(f"column {name!r}: a cell is not an integer ({exc})") from None
-    return pd.Series(integers, dtype="Int64").array
+    # to_pandas keeps the buffers; pd.Series(arrow, dtype="Int64") goes value by value.
+    series = integers.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
+    return cast(pd.api.extensions.ExtensionArray, series.array)
