@@ -100,6 +100,7 @@ def summary_chart(
     max_bars: int = MAX_BARS,
     caption: str | None = None,
     width: float = FIGURE_WIDTH,
+    table: pd.DataFrame | None = None,
 ) -> Figure:
     """A horizontal bar chart of image counts per value of ``by``, largest first, each bar
     labelled with its count.
@@ -108,7 +109,9 @@ def summary_chart(
     are coloured by status when ``by="imageStatus"`` (:data:`STATUS_COLOURS`), else one slate
     (:data:`BAR_COLOUR`). ``caption`` is the footer line saying where the data comes from and
     when (default: :func:`chart_caption` of ``df``; ``""`` for none). ``width`` is in inches
-    (a narrower figure shown at the same size has larger text).
+    (a narrower figure shown at the same size has larger text). ``table``: the
+    :func:`~imgframe.summary.summarize` result of ``df`` by ``by``, when the caller has it
+    already (the report does), so the frame is not counted twice.
 
     >>> from imgframe.frame import frame_from_records
     >>> df = frame_from_records([{"imageId": "a", "category": "Ubuntu"},
@@ -123,7 +126,8 @@ def summary_chart(
 
     if max_bars < 2:
         raise InvalidArgument("summary_chart: max_bars must be at least 2")
-    table = summarize(df, by=(by,), sizes=False)
+    if table is None:
+        table = summarize(df, by=(by,), sizes=False)
     labels = [str(v) for v in table[by]]
     counts = [int(n) for n in table["images"]]
     if by == "imageStatus":
@@ -219,10 +223,17 @@ def status_breakdown_chart(
 
     if max_bars < 2:
         raise InvalidArgument("status_breakdown_chart: max_bars must be at least 2")
-    table = summarize(df, by=(by,), sizes=False) if by in df.columns else None
-    if table is None:
+    if by not in df.columns:
         raise InvalidArgument(f"status_breakdown_chart: the frame has no {by!r} column")
-    groups = [str(v) for v in table[by]]
+    status = df["imageStatus"] if "imageStatus" in df.columns else pd.Series(pd.NA, index=df.index)
+    # Counted on the columns as they are (categoricals by code), labelled afterwards.
+    pairs = pd.DataFrame({"group": df[by].to_numpy(), "status": status.to_numpy()})
+    counted = pairs.value_counts(dropna=False).reset_index(name="images")
+    counted["group"] = counted["group"].astype("string").fillna(NONE_LABEL)
+    counted["status"] = counted["status"].astype("string").fillna(NONE_LABEL)
+    totals = counted.groupby("group")["images"].sum().reset_index()
+    totals = totals.sort_values(["images", "group"], ascending=[False, True], kind="stable")
+    groups = [str(v) for v in totals["group"]]
     if len(groups) > max_bars:
         kept = groups[: max_bars - 1]
         label_of = {g: g for g in kept}
@@ -231,19 +242,15 @@ def status_breakdown_chart(
     else:
         label_of = {g: g for g in groups}
         other = ""
-    keys = pd.DataFrame(
-        {
-            "group": df[by].astype("string").fillna(NONE_LABEL),
-            "status": (
-                df["imageStatus"].astype("string").fillna(NONE_LABEL)
-                if "imageStatus" in df.columns
-                else pd.Series(NONE_LABEL, index=df.index, dtype="string")
-            ),
-        }
-    )
     if other:
-        keys["group"] = keys["group"].where(keys["group"].isin(list(label_of)), other)
-    counts = keys.value_counts().unstack(fill_value=0) if len(keys) else pd.DataFrame()
+        counted["group"] = counted["group"].where(counted["group"].isin(list(label_of)), other)
+    counts = (
+        counted.pivot_table(
+            index="group", columns="status", values="images", aggfunc="sum", fill_value=0
+        )
+        if len(counted)
+        else pd.DataFrame()
+    )
     name = _NAMES.get(by, by)
     phrase = name if name[:2].isupper() or by not in _NAMES else name.lower()
     heading = title if title is not None else f"Images by {phrase} and status"

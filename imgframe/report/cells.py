@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from ..text import display_text
+from .facts import clean_text_array
 
 #: Longest cell text shown in a table (names, descriptions), in characters.
 CELL_CHARS = 120
@@ -45,6 +47,19 @@ def number(value: Any) -> str:
     if float(value).is_integer():
         return f"{int(value):,}"
     return f"{float(value):,.2f}"
+
+
+def text_cells(series: pd.Series) -> list[str]:
+    """A column's cells as clipped display text: text columns cleaned with Arrow kernels in
+    one pass, anything else (lists, tags) value by value."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.StringDtype | pd.CategoricalDtype) or (
+        isinstance(dtype, pd.ArrowDtype) and pa.types.is_string(dtype.pyarrow_dtype)
+    ):
+        array = pa.array(series.astype("string").array, pa.string())
+        cleaned = clean_text_array(array).fill_null("").to_pylist()
+        return [t if len(t) <= CELL_CHARS else t[: CELL_CHARS - 1] + "…" for t in cleaned]
+    return [clip(v) for v in series.tolist()]
 
 
 def clip(value: Any) -> str:

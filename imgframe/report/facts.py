@@ -59,6 +59,8 @@ _ESCAPES = (
 )
 _LINE_BREAKS = r"[\t\n\r\x0b\x0c\x{85}\x{2028}\x{2029}]+"
 _INVISIBLE = r"[\p{Cc}\p{Cf}]"
+# Anything any of the three patterns would touch (they all start with a Cc, Cf or line break).
+_NEEDS_CLEANING = r"[\p{Cc}\p{Cf}\x{2028}\x{2029}]"
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,18 @@ def text_column(df: pd.DataFrame, column: str) -> pd.Series:
     """The column as pandas text (NA when missing or when the frame lacks the column)."""
     if column not in df.columns:
         return pd.Series(pd.NA, index=df.index, dtype="string")
-    return df[column].astype("string")
+    series = df[column]
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        # Decoding the dictionary in Arrow is ~10x faster than pandas' astype("string").
+        array = pa.array(series, from_pandas=True)
+        if isinstance(array, pa.ChunkedArray):
+            array = array.combine_chunks()
+        if pa.types.is_dictionary(array.type):
+            array = array.dictionary_decode()
+        if not pa.types.is_string(array.type):
+            array = array.cast(pa.string())
+        return pd.Series(pd.array(array, dtype="string"), index=series.index)
+    return series.astype("string")
 
 
 def status_groups(status: pd.Series) -> np.ndarray[Any, Any]:
@@ -281,6 +294,9 @@ def clean_text_array(values: pa.Array) -> pa.Array:
     characters (bidi overrides, zero-width) dropped. Nulls stay null."""
     if not pa.types.is_string(values.type) and not pa.types.is_large_string(values.type):
         values = values.cast(pa.string())
+    dirty = pc.match_substring_regex(values, _NEEDS_CLEANING)
+    if not pc.any(dirty).as_py():  # the usual case: one scan, no copy
+        return values
     values = pc.replace_substring_regex(values, _ESCAPES, "")
     values = pc.replace_substring_regex(values, _LINE_BREAKS, " ")
     return pc.replace_substring_regex(values, _INVISIBLE, "")

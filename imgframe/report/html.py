@@ -36,7 +36,7 @@ from ..charts import (
 )
 from ..summary import NONE_LABEL
 from ..text import display_text
-from .cells import clip, header, is_number, number
+from .cells import clip, header, is_number, number, text_cells
 from .findings import Finding, status_breakdown
 from .listing import embedded_list, json_for_script
 from .model import ReportModel
@@ -105,7 +105,7 @@ def render_html(model: ReportModel, df: pd.DataFrame) -> str:
         emit(_changes(model))
     if model.trend is not None:
         emit(_trend(model))
-    emit(_charts(df, caption))
+    emit(_charts(df, caption, {by: table for by, _, table in model.counts}))
     emit(_counts(model))
     emit(_images(model))
     emit("</main>")
@@ -166,8 +166,11 @@ def _overview(model: ReportModel, df: pd.DataFrame, caption: str) -> str:
             f'<div class="value">{card.value:,}</div><div class="label">{_h(card.label)}</div>'
             f"{detail}</div>"
         )
+    tables = {by: table for by, _, table in model.counts}
     chart = _svg(
-        summary_chart(df, "imageStatus", caption=caption, width=_CHART_WIDTH),
+        summary_chart(
+            df, "imageStatus", caption=caption, width=_CHART_WIDTH, table=tables.get("imageStatus")
+        ),
         "status",
         "Bar chart of images by status",
     )
@@ -323,14 +326,14 @@ def _trend(model: ReportModel) -> str:
     return "".join(out)
 
 
-def _charts(df: pd.DataFrame, caption: str) -> str:
+def _charts(df: pd.DataFrame, caption: str, tables: dict[str, pd.DataFrame]) -> str:
     width = _CHART_WIDTH
     figures: list[tuple[str, str, Figure]] = []
     if "zoneId" in df.columns:
         zones = status_breakdown_chart(df, "zoneId", caption=caption, width=width)
         figures.append(("zone", "Bar chart of images by zone and status", zones))
     for key, by, alt in (("category", "category", "category"), ("os", "osType", "OS type")):
-        chart = summary_chart(df, by, caption=caption, width=width)
+        chart = summary_chart(df, by, caption=caption, width=width, table=tables.get(by))
         figures.append((key, f"Bar chart of images by {alt}", chart))
     body = "".join(f"<figure>{_svg(fig, key, alt)}</figure>" for key, alt, fig in figures)
     return f'<section id="charts"><h2>Charts</h2><div class="charts">{body}</div></section>'
@@ -423,21 +426,23 @@ def _html_table(frame: pd.DataFrame, max_rows: int, *, total: int | None = None)
         ('<th class="num">' if num else "<th>") + f"{_h(header(c))}</th>"
         for c, num in zip(frame.columns, numeric, strict=True)
     )
-    rows = []
-    for row in frame.head(max_rows).itertuples(index=False, name=None):
-        cells = []
-        for column, value, num in zip(frame.columns, row, numeric, strict=True):
-            if num:
-                cells.append(f'<td class="num">{number(value)}</td>')
-            elif column == "imageStatus":
-                cells.append(
-                    f'<td class="key">{_status(value) if display_text(value) else ""}</td>'
-                )
-            else:
-                css = _CELL_CLASSES.get(str(column))
-                attr = f' class="{css}"' if css else ""
-                cells.append(f"<td{attr}>{_h(clip(value))}</td>")
-        rows.append("<tr>" + "".join(cells) + "</tr>")
+    shown = frame.head(max_rows)
+    columns = []
+    for column, num in zip(shown.columns, numeric, strict=True):
+        if num:
+            columns.append([f'<td class="num">{number(v)}</td>' for v in shown[column].tolist()])
+        elif column == "imageStatus":
+            columns.append(
+                [
+                    f'<td class="key">{_status(t) if t else ""}</td>'
+                    for t in text_cells(shown[column])
+                ]
+            )
+        else:
+            css = _CELL_CLASSES.get(str(column))
+            start = f'<td class="{css}">' if css else "<td>"
+            columns.append([f"{start}{html.escape(t)}</td>" for t in text_cells(shown[column])])
+    rows = ["<tr>" + "".join(cells) + "</tr>" for cells in zip(*columns, strict=True)]
     count = len(frame) if total is None else total
     more = count - min(len(frame), max_rows)
     note = f'<p class="note">{more:,} more rows not shown.</p>' if more > 0 else ""

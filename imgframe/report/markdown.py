@@ -4,15 +4,19 @@ or the interactive list. Cells are cleaned and escaped with
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import pandas as pd
 
 from ..charts import trend_table
 from ..text import markdown_cell
-from .cells import clip, header, is_number, number
+from .cells import header, is_number, number, text_cells
 from .findings import status_breakdown
 from .model import ReportModel
+
+# What markdown_cell escapes, applied to text already cleaned.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|&#!~])")
 
 _COMPAT_HEADLINE = ("images", "zones", "public", "custom", "available", "not_available", "size")
 
@@ -183,12 +187,14 @@ def _md_table(frame: pd.DataFrame, max_rows: int, *, total: int | None = None) -
         "| " + " | ".join(markdown_cell(header(c)) for c in frame.columns) + " |",
         "| " + " | ".join("---:" if num else "---" for num in numeric) + " |",
     ]
-    for row in frame.head(max_rows).itertuples(index=False, name=None):
-        cells = [
-            number(v) if num else markdown_cell(clip(v))
-            for v, num in zip(row, numeric, strict=True)
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
+    shown = frame.head(max_rows)
+    columns = [
+        [number(v) for v in shown[c].tolist()]
+        if num
+        else [_MD_SPECIAL.sub(r"\\\1", t) for t in text_cells(shown[c])]
+        for c, num in zip(shown.columns, numeric, strict=True)
+    ]
+    lines += ["| " + " | ".join(cells) + " |" for cells in zip(*columns, strict=True)]
     count = len(frame) if total is None else total
     more = count - min(len(frame), max_rows)
     if more > 0:

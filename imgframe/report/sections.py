@@ -394,6 +394,9 @@ def _cell(status: pd.Series) -> pd.Series:
 def _public_matrix(df: pd.DataFrame, facts: Facts, max_rows: int) -> Matrix:
     zones = sorted({str(z) for z in df["zoneId"].dropna().unique()}) if "zoneId" in df else []
     rows = np.flatnonzero(facts.public)
+    df = df.iloc[rows]  # from here on, only the public rows
+    status = facts.status.iloc[rows]
+    rows = np.arange(len(rows))
     title = "Public images by zone"
     if not len(rows) or not zones:
         return Matrix(
@@ -405,7 +408,7 @@ def _public_matrix(df: pd.DataFrame, facts: Facts, max_rows: int) -> Matrix:
             "name": clean_series(text_column(df, "imageName").iloc[rows]).to_numpy(),
             "category": text_column(df, "category").fillna("").to_numpy()[rows],
             "zone": text_column(df, "zoneId").to_numpy()[rows],
-            "cell": _cell(facts.status.iloc[rows]).to_numpy(),
+            "cell": _cell(status).to_numpy(),
         }
     )
     grid = part.pivot_table(index="imageId", columns="zone", values="cell", aggfunc="first")
@@ -417,7 +420,7 @@ def _public_matrix(df: pd.DataFrame, facts: Facts, max_rows: int) -> Matrix:
         {"name": labels["name"], "category": labels["category"], "missing": missing, "bad": bad}
     ).reindex(grid.index)
     info = info.sort_values(["category", "name"], kind="stable")
-    grid = grid.loc[info.index].fillna("—")
+    grid = grid.loc[info.index].astype(object).fillna("—")
     gaps = info[info["missing"] > 0]
     summary = (
         f"{len(info):,} public images over {len(zones):,} zones: "
@@ -454,15 +457,16 @@ def _custom_matrix(df: pd.DataFrame, facts: Facts, max_rows: int) -> Matrix | No
     rows = np.flatnonzero(facts.custom)
     if not len(rows) or "imageId" not in df.columns:
         return None
+    df = df.iloc[rows]  # from here on, only the custom rows
+    status = facts.status.iloc[rows]
+    rows = np.arange(len(rows))
     zone = text_column(df, "zoneId").to_numpy()[rows]
     region = text_column(df, "regionId").to_numpy()[rows] if "regionId" in df.columns else zone
     region = np.where(pd.isna(region), zone, region)
     ids = text_column(df, "imageId").iloc[rows]
     codes, uniques = pd.factorize(ids)
     has_lists = "regionIdList" in df.columns
-    listed = pd.DataFrame(
-        {"image": codes, "region": region, "cell": _cell(facts.status.iloc[rows]).to_numpy()}
-    )
+    listed = pd.DataFrame({"image": codes, "region": region, "cell": _cell(status).to_numpy()})
     listed = listed[listed["image"] >= 0]
     expected = pd.DataFrame(
         {"image": pd.Series([], dtype=np.int64), "region": pd.Series([], dtype=object)}
