@@ -266,8 +266,9 @@ def status_breakdown_chart(
     counts = counts.reindex(groups, fill_value=0)
     positions = list(range(len(groups)))
     left = [0] * len(groups)
-    for status in status_order(str(c) for c in counts.columns):
-        values = [int(v) for v in counts[status]]
+    for name in status_order(str(c) for c in counts.columns):
+        values = [int(str(v)) for v in counts[name].tolist()]
+        status: str = name
         ax.barh(
             positions,
             values,

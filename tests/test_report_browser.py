@@ -64,7 +64,8 @@ def test_hostile_names_stay_inert_text(browser: cdp.Browser) -> None:
     assert "</script><script>alert(1)</script>" in shown
     assert "<img src=x onerror=alert(2)>" in shown
     assert "say \"hi\" 'x'" in shown
-    assert "rtl evil" in shown and "line sep" in shown  # bidi override and U+2028 cleaned
+    assert "rtl evil" in shown  # bidi override cleaned
+    assert "line sep" in shown  # U+2028 cleaned
     assert (
         browser.evaluate("document.querySelectorAll('#list-body img, #list-body script').length")
         == 0
@@ -80,7 +81,8 @@ def test_sorting_changes_the_order(browser: cdp.Browser) -> None:
         "[...document.querySelectorAll('#list-body tr:not(.pad)')].map(r => r.children[4].textContent)"
     )
     # ascending, missing sizes last: 0, 5, 6, ... 40, then the failed image without a size
-    assert sizes[:3] == ["0", "5", "6"] and sizes[-2:] == ["40", ""]
+    assert sizes[:3] == ["0", "5", "6"]
+    assert sizes[-2:] == ["40", ""]
     browser.evaluate(click)
     sizes = browser.evaluate(
         "[...document.querySelectorAll('#list-body tr:not(.pad)')].map(r => r.children[4].textContent)"
@@ -127,4 +129,5 @@ def test_without_javascript_every_section_and_the_first_rows_show(report: Path) 
         hidden = b.evaluate("document.getElementById('list-app').hidden")
     assert sections == ["overview", "findings", "owners", "unused", "availability", "trend",
                         "charts", "counts", "images"]  # fmt: skip
-    assert rows == 21 and hidden is True
+    assert rows == 21
+    assert hidden is True
