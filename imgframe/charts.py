@@ -268,17 +268,16 @@ def status_breakdown_chart(
     left = [0] * len(groups)
     for name in status_order(str(c) for c in counts.columns):
         values = [int(str(v)) for v in counts[name].tolist()]
-        status: str = name
         ax.barh(
             positions,
             values,
             left=left,
             height=0.68,
             zorder=2,
-            color=STATUS_COLOURS.get(status, _BAR_COLOUR),
+            color=STATUS_COLOURS.get(name, _BAR_COLOUR),
             edgecolor=_EDGE,
             linewidth=0.4,
-            label=_label(status, LABEL_CHARS),
+            label=_label(name, LABEL_CHARS),
         )
         left = [a + b for a, b in zip(left, values, strict=True)]
     ax.set_yticks(positions, labels=[_label(g, LABEL_CHARS) for g in groups], fontsize=10)
