@@ -32,10 +32,13 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
+    "BAR_COLOUR",
     "LABEL_CHARS",
     "STATUS_COLOURS",
+    "chart_caption",
     "figure_bytes",
     "save_charts",
+    "status_breakdown_chart",
     "status_order",
     "summary_chart",
     "summary_charts",
@@ -48,22 +51,31 @@ LABEL_CHARS = 28
 #: Bars shown per chart; the smallest groups beyond this are folded into one "others" bar.
 MAX_BARS = 20
 
-#: One colour per image status, the same in every chart: green is fine, red is broken.
+#: One colour per image status, the same in every chart and in the report's tables: the
+#: Okabe-Ito palette, which stays distinguishable with the common colour-vision deficiencies.
+#: Green is fine, vermillion is broken, orange is unavailable, the blues and purple are work
+#: in progress, yellow is on its way out; a missing status is grey. Charts and tables always
+#: print the status name as well, so colour is never the only label.
 STATUS_COLOURS = {
-    "AVAILABLE": "#2f855a",
-    "CREATING": "#d69e2e",
-    "PROCESSING": "#d69e2e",
-    "SYNCING": "#b7791f",
-    "UNAVAILABLE": "#dd6b20",
-    "FAILED": "#c53030",
-    "DELETING": "#718096",
-    NONE_LABEL: "#a0aec0",
+    "AVAILABLE": "#009E73",
+    "CREATING": "#56B4E9",
+    "SYNCING": "#0072B2",
+    "PROCESSING": "#CC79A7",
+    "DELETING": "#F0E442",
+    "UNAVAILABLE": "#E69F00",
+    "FAILED": "#D55E00",
+    NONE_LABEL: "#999999",
 }
-_BAR_COLOUR = "#3b6ea5"
-_OTHER_COLOUR = "#a0aec0"
+#: Bars of charts that are not by status: a slate no status uses.
+BAR_COLOUR = "#4A5D73"
+_BAR_COLOUR = BAR_COLOUR
+_OTHER_COLOUR = "#B8C2CC"
 _TEXT_COLOUR = "#1a202c"
+_MUTED_COLOUR = "#4a5568"
+_EDGE = "#2d3748"
 _GRID_COLOUR = "#e2e8f0"
-_FIGURE_WIDTH = 8.0  # inches; at 120 dpi a chart is 960 px wide
+#: Chart width in inches: at 120 dpi a PNG chart is 960 px wide.
+FIGURE_WIDTH = 8.0
 _DPI = 120
 
 _NAMES = {
@@ -81,13 +93,25 @@ _NAMES = {
 
 
 def summary_chart(
-    df: pd.DataFrame, by: str, *, title: str | None = None, max_bars: int = MAX_BARS
+    df: pd.DataFrame,
+    by: str,
+    *,
+    title: str | None = None,
+    max_bars: int = MAX_BARS,
+    caption: str | None = None,
+    width: float = FIGURE_WIDTH,
+    table: pd.DataFrame | None = None,
 ) -> Figure:
     """A horizontal bar chart of image counts per value of ``by``, largest first, each bar
     labelled with its count.
 
     Groups beyond ``max_bars`` are folded into one grey "N others" bar at the bottom. Bars
-    are coloured by status when ``by="imageStatus"`` (:data:`STATUS_COLOURS`), else one blue.
+    are coloured by status when ``by="imageStatus"`` (:data:`STATUS_COLOURS`), else one slate
+    (:data:`BAR_COLOUR`). ``caption`` is the footer line saying where the data comes from and
+    when (default: :func:`chart_caption` of ``df``; ``""`` for none). ``width`` is in inches
+    (a narrower figure shown at the same size has larger text). ``table``: the
+    :func:`~imgframe.summary.summarize` result of ``df`` by ``by``, when the caller has it
+    already (the report does), so the frame is not counted twice.
 
     >>> from imgframe.frame import frame_from_records
     >>> df = frame_from_records([{"imageId": "a", "category": "Ubuntu"},
@@ -102,7 +126,8 @@ def summary_chart(
 
     if max_bars < 2:
         raise InvalidArgument("summary_chart: max_bars must be at least 2")
-    table = summarize(df, by=(by,), sizes=False)
+    if table is None:
+        table = summarize(df, by=(by,), sizes=False)
     labels = [str(v) for v in table[by]]
     counts = [int(n) for n in table["images"]]
     if by == "imageStatus":
@@ -120,17 +145,21 @@ def summary_chart(
     # "OS type" keeps its capitals; "Category" reads as "Images by category".
     phrase = name if name[:2].isupper() or by not in _NAMES else name.lower()
     heading = title if title is not None else f"Images by {phrase}"
-    height = max(2.6, 1.1 + 0.36 * max(len(labels), 1))
-    fig = Figure(figsize=(_FIGURE_WIDTH, height), dpi=_DPI, layout="constrained")
+    height = max(2.6, 1.3 + 0.36 * max(len(labels), 1))
+    fig = Figure(figsize=(width, height), dpi=_DPI, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     _heading(fig, heading)
+    _footer(fig, chart_caption(df) if caption is None else caption)
     if not counts:
         _nothing_to_draw(ax, "No images")
         return fig
 
     positions = list(range(len(labels)))
-    bars = ax.barh(positions, counts, color=colours, height=0.68, zorder=2)
+    # A thin dark edge keeps light bars (DELETING's yellow) visible on white.
+    bars = ax.barh(
+        positions, counts, color=colours, height=0.68, zorder=2, edgecolor=_EDGE, linewidth=0.4
+    )
     ax.set_yticks(positions, labels=[_label(v, LABEL_CHARS) for v in labels], fontsize=10)
     ax.invert_yaxis()  # largest group on top, as it is read
     ax.bar_label(bars, labels=[f"{n:,}" for n in counts], padding=4, fontsize=9, color=_TEXT_COLOUR)
@@ -144,9 +173,10 @@ def summary_chart(
     return fig
 
 
-def summary_charts(df: pd.DataFrame) -> dict[str, Figure]:
+def summary_charts(df: pd.DataFrame, *, caption: str | None = None) -> dict[str, Figure]:
     """The standard charts: ``by_category``, ``by_osType``, ``by_imageStatus``, and
-    ``by_zone`` when the frame holds more than one zone.
+    ``by_zone`` when the frame holds more than one zone (each zone's bar split by status).
+    ``caption`` as for :func:`summary_chart`.
 
     >>> from imgframe.frame import frame_from_records
     >>> df = frame_from_records([{"imageId": "a", "zoneId": "z1"}, {"imageId": "b",
@@ -154,21 +184,151 @@ def summary_charts(df: pd.DataFrame) -> dict[str, Figure]:
     >>> list(summary_charts(df))
     ['by_category', 'by_osType', 'by_imageStatus', 'by_zone']
     """
+    line = chart_caption(df) if caption is None else caption
     figures = {
-        "by_category": summary_chart(df, "category"),
-        "by_osType": summary_chart(df, "osType"),
-        "by_imageStatus": summary_chart(df, "imageStatus"),
+        "by_category": summary_chart(df, "category", caption=line),
+        "by_osType": summary_chart(df, "osType", caption=line),
+        "by_imageStatus": summary_chart(df, "imageStatus", caption=line),
     }
     if "zoneId" in df.columns and df["zoneId"].nunique(dropna=True) > 1:
-        figures["by_zone"] = summary_chart(df, "zoneId")
+        figures["by_zone"] = status_breakdown_chart(df, "zoneId", caption=line)
     return figures
 
 
-def trend_chart(trend: pd.DataFrame, *, title: str | None = None) -> Figure:
+def status_breakdown_chart(
+    df: pd.DataFrame,
+    by: str = "zoneId",
+    *,
+    title: str | None = None,
+    max_bars: int = MAX_BARS,
+    caption: str | None = None,
+    width: float = FIGURE_WIDTH,
+) -> Figure:
+    """Horizontal bars of image counts per value of ``by`` (largest first), each split into
+    its statuses in :data:`STATUS_COLOURS`, with a legend naming them and the total after
+    each bar. Groups beyond ``max_bars`` are folded into one "N others" bar.
+
+    >>> from imgframe.frame import frame_from_records
+    >>> df = frame_from_records([
+    ...     {"imageId": "a", "zoneId": "z1", "imageStatus": "AVAILABLE"},
+    ...     {"imageId": "b", "zoneId": "z1", "imageStatus": "FAILED"},
+    ...     {"imageId": "c", "zoneId": "z2", "imageStatus": "AVAILABLE"}])
+    >>> fig = status_breakdown_chart(df)
+    >>> fig.get_suptitle(), [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    ('Images by zone and status', ['AVAILABLE', 'FAILED'])
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator, StrMethodFormatter
+
+    if max_bars < 2:
+        raise InvalidArgument("status_breakdown_chart: max_bars must be at least 2")
+    if by not in df.columns:
+        raise InvalidArgument(f"status_breakdown_chart: the frame has no {by!r} column")
+    status = df["imageStatus"] if "imageStatus" in df.columns else pd.Series(pd.NA, index=df.index)
+    # Counted on the columns as they are (categoricals by code), labelled afterwards.
+    pairs = pd.DataFrame({"group": df[by].to_numpy(), "status": status.to_numpy()})
+    counted = pairs.value_counts(dropna=False).reset_index(name="images")
+    counted["group"] = counted["group"].astype("string").fillna(NONE_LABEL)
+    counted["status"] = counted["status"].astype("string").fillna(NONE_LABEL)
+    totals = counted.groupby("group")["images"].sum().reset_index()
+    totals = totals.sort_values(["images", "group"], ascending=[False, True], kind="stable")
+    groups = [str(v) for v in totals["group"]]
+    if len(groups) > max_bars:
+        kept = groups[: max_bars - 1]
+        label_of = {g: g for g in kept}
+        other = f"{len(groups) - len(kept)} others"
+        groups = [*kept, other]
+    else:
+        label_of = {g: g for g in groups}
+        other = ""
+    if other:
+        counted["group"] = counted["group"].where(counted["group"].isin(list(label_of)), other)
+    counts = (
+        counted.pivot_table(
+            index="group", columns="status", values="images", aggfunc="sum", fill_value=0
+        )
+        if len(counted)
+        else pd.DataFrame()
+    )
+    name = _NAMES.get(by, by)
+    phrase = name if name[:2].isupper() or by not in _NAMES else name.lower()
+    heading = title if title is not None else f"Images by {phrase} and status"
+    height = max(2.8, 1.7 + 0.36 * max(len(groups), 1))
+    fig = Figure(figsize=(width, height), dpi=_DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    _heading(fig, heading)
+    _footer(fig, chart_caption(df) if caption is None else caption)
+    if counts.empty:
+        _nothing_to_draw(ax, "No images")
+        return fig
+    counts = counts.reindex(groups, fill_value=0)
+    positions = list(range(len(groups)))
+    left = [0] * len(groups)
+    for name in status_order(str(c) for c in counts.columns):
+        values = [int(str(v)) for v in counts[name].tolist()]
+        ax.barh(
+            positions,
+            values,
+            left=left,
+            height=0.68,
+            zorder=2,
+            color=STATUS_COLOURS.get(name, _BAR_COLOUR),
+            edgecolor=_EDGE,
+            linewidth=0.4,
+            label=_label(name, LABEL_CHARS),
+        )
+        left = [a + b for a, b in zip(left, values, strict=True)]
+    ax.set_yticks(positions, labels=[_label(g, LABEL_CHARS) for g in groups], fontsize=10)
+    ax.invert_yaxis()
+    for y, total in zip(positions, left, strict=True):
+        ax.text(total, y, f" {total:,}", va="center", fontsize=9, color=_TEXT_COLOUR)
+    ax.set_xlim(0, max(left) * 1.16 + 0.5)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=6))
+    ax.xaxis.set_major_formatter(StrMethodFormatter("{x:,.0f}"))
+    ax.set_xlabel("Images", fontsize=10, color=_TEXT_COLOUR)
+    ax.set_ylabel(_label(name, 40), fontsize=10, color=_TEXT_COLOUR)
+    ax.legend(
+        loc="lower left",
+        bbox_to_anchor=(0.0, 1.0),
+        ncols=4,
+        frameon=False,
+        fontsize=9,
+        handlelength=1.2,
+        columnspacing=1.2,
+    )
+    _tidy(ax)
+    ax.grid(axis="x", color=_GRID_COLOUR, linewidth=0.8, zorder=0)
+    return fig
+
+
+def chart_caption(df: pd.DataFrame, *, source: str = "Zenlayer image inventory") -> str:
+    """The footer line of a chart: where its data comes from and when it was fetched.
+
+    >>> from datetime import datetime, UTC
+    >>> from imgframe.frame import frame_from_records
+    >>> df = frame_from_records([{"imageId": "a"}], zone_id="z",
+    ...                         fetched_at=datetime(2025, 3, 1, 8, 30, tzinfo=UTC))
+    >>> chart_caption(df)
+    'Source: Zenlayer image inventory, 1 image, fetched 2025-03-01 08:30 UTC'
+    """
+    parts = [f"Source: {source}, {len(df):,} image" + ("" if len(df) == 1 else "s")]
+    if "fetchedAt" in df.columns and len(df) and df["fetchedAt"].notna().any():
+        latest = pd.Timestamp(df["fetchedAt"].max())
+        latest = latest.tz_localize("UTC") if latest.tzinfo is None else latest.tz_convert("UTC")
+        parts.append(f"fetched {latest.strftime('%Y-%m-%d %H:%M')} UTC")
+    return ", ".join(parts)
+
+
+def trend_chart(
+    trend: pd.DataFrame, *, title: str | None = None, caption: str | None = None
+) -> Figure:
     """Stacked bars of image counts per snapshot date, one colour per status.
 
     ``trend`` has columns ``snapshot_date``, ``imageStatus`` and ``images`` (one row per date
-    and status, as the history module gives it).
+    and status, as the history module gives it). ``caption`` is the footer line (default:
+    the dates it covers; ``""`` for none).
 
     >>> trend = pd.DataFrame({"snapshot_date": ["2025-03-01", "2025-03-01", "2025-03-02"],
     ...                       "imageStatus": ["AVAILABLE", "FAILED", "AVAILABLE"],
@@ -182,10 +342,19 @@ def trend_chart(trend: pd.DataFrame, *, title: str | None = None) -> Figure:
 
     table = trend_table(trend).set_index("snapshot_date")
 
-    fig = Figure(figsize=(_FIGURE_WIDTH, 3.8), dpi=_DPI, layout="constrained")
+    fig = Figure(figsize=(FIGURE_WIDTH, 3.8), dpi=_DPI, layout="constrained")
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     _heading(fig, title or "Images by status over time")
+    if caption is None:
+        caption = (
+            f"Source: snapshot store, {len(table)} snapshot"
+            + ("" if len(table) == 1 else "s")
+            + (f", {table.index[0]} to {table.index[-1]}" if len(table) > 1 else "")
+            if len(table)
+            else ""
+        )
+    _footer(fig, caption)
     if table.empty:
         _nothing_to_draw(ax, "No snapshots")
         return fig
@@ -200,6 +369,8 @@ def trend_chart(trend: pd.DataFrame, *, title: str | None = None) -> Figure:
             width=0.7,
             zorder=2,
             color=STATUS_COLOURS.get(status, _BAR_COLOUR),
+            edgecolor=_EDGE,
+            linewidth=0.4,
             label=_label(status, LABEL_CHARS),
         )
         bottom = [b + v for b, v in zip(bottom, values, strict=True)]
@@ -304,6 +475,9 @@ def save_charts(
 def figure_bytes(figure: Figure, *, format: str = "png", dpi: int = _DPI) -> bytes:
     """The figure encoded as PNG or SVG (no timestamps inside, so the bytes are repeatable).
 
+    SVG keeps its text as ``<text>`` elements (``svg.fonttype: none``), so labels stay
+    searchable and selectable, and the file small.
+
     >>> from imgframe.frame import frame_from_records
     >>> df = frame_from_records([{"imageId": "a"}], zone_id="z")
     >>> figure_bytes(summary_chart(df, "category"))[:8]
@@ -318,7 +492,10 @@ def figure_bytes(figure: Figure, *, format: str = "png", dpi: int = _DPI) -> byt
     import matplotlib
 
     # A fixed salt makes SVG element ids repeatable (matplotlib draws them at random).
-    with _quiet_glyphs(), matplotlib.rc_context({"svg.hashsalt": "imgframe"}):
+    with (
+        _quiet_glyphs(),
+        matplotlib.rc_context({"svg.hashsalt": "imgframe", "svg.fonttype": "none"}),
+    ):
         figure.savefig(buffer, format=format, dpi=dpi, metadata=metadata, facecolor="white")
     return buffer.getvalue()
 
@@ -361,6 +538,14 @@ def _heading(fig: Figure, text: str) -> None:
     fig.suptitle(
         _label(text, 90), x=0.012, ha="left", fontsize=13, fontweight="bold", color=_TEXT_COLOUR
     )
+
+
+def _footer(fig: Figure, text: str) -> None:
+    if text:
+        fig.text(0.012, 0.004, _label(text, 140), ha="left", va="bottom", fontsize=8,
+                 color=_MUTED_COLOUR)  # fmt: skip
+        # constrained layout ignores figure texts: keep the x label clear of the footer
+        fig.get_layout_engine().set(rect=(0, 0.045, 1, 0.955))  # type: ignore[union-attr,call-arg]
 
 
 def _tidy(ax: Axes) -> None:

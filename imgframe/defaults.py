@@ -14,7 +14,7 @@ DEFAULT_CONCURRENCY = 4
 MAX_CONCURRENCY = 64
 
 #: Export formats by name, as :func:`imgframe.write_export` takes them.
-EXPORT_FORMATS = ("parquet", "csv", "csv.gz", "jsonl")
+EXPORT_FORMATS = ("parquet", "csv", "csv.gz", "jsonl", "xlsx")
 #: What a writer does when its target exists: refuse, replace it, or add the rows.
 WRITE_MODES = ("error", "overwrite", "append")
 #: How tags go into flat (CSV) exports: a JSON list, one row per tag, or a column per key.

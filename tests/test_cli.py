@@ -665,7 +665,7 @@ def test_report_headline_figures_match_the_data(api: sandbox.Sandbox, tmp_path: 
     assert f"_{SMALL_IMAGES - 5:,} more rows not shown._" in markdown_section(text, "## Images")
     page = html.read_text()
     assert f'<div class="value">{SMALL_IMAGES}</div><div class="label">Images</div>' in page
-    assert page.count('src="data:image/png;base64,') == 4
+    assert page.count('<svg role="img"') == 4  # status, zone, category, OS type: inline SVG
 
 
 def test_report_default_directory(

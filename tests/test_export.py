@@ -681,9 +681,9 @@ def test_write_export_picks_the_format(
 
 def test_write_export_needs_a_known_suffix_or_format(tmp_path: Path) -> None:
     with pytest.raises(InvalidArgument, match="suffix"):
-        write_export(small_frame(), tmp_path / "x.xlsx")
+        write_export(small_frame(), tmp_path / "x.ods")
     with pytest.raises(InvalidArgument, match="format"):
-        write_export(small_frame(), tmp_path / "x.csv", format="xlsx")
+        write_export(small_frame(), tmp_path / "x.csv", format="ods")
 
 
 GARBAGE = {

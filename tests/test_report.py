@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import io
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from PIL import Image
 
 from imgframe.errors import InvalidArgument
 from imgframe.report import (
@@ -94,18 +92,35 @@ def page(page_text: str) -> Page:
 # Self-contained and safe
 
 
-def test_html_has_no_scripts_and_no_external_references(page: Page, page_text: str) -> None:
-    assert "<script" not in page_text.lower()
-    assert [t for t, _ in page.tags if t in ("script", "link", "iframe", "object", "embed")] == []
+def test_html_loads_nothing_and_allows_only_its_own_script(page: Page, page_text: str) -> None:
+    from imgframe.report.html import asset, script_hash
+
+    scripts = [a for t, a in page.tags if t == "script"]
+    assert scripts == [{"type": "application/json", "id": "report-data"}, {}]
+    assert [t for t, _ in page.tags if t in ("link", "iframe", "object", "embed", "img")] == []
     for tag, attrs in page.tags:
         for name, value in attrs.items():
             assert not name.startswith("on"), (tag, name)
-            if name == "src":
-                assert str(value).startswith("data:image/png;base64,"), tag
+            assert name != "src", tag
             if name == "href":
                 assert str(value).startswith("#"), value
-    assert "url(" not in page_text  # no CSS fetches either
-    assert "default-src 'none'" in page_text  # the CSP forbids scripts and remote loads
+    assert re.findall(r"url\((?!#)", page_text) == []  # only the charts' own clip paths
+    policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page_text)
+    assert policy is not None
+    assert policy.group(1) == (
+        f"default-src 'none'; script-src {script_hash(asset('app.js'))}; "
+        "style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; "
+        "require-trusted-types-for 'script'; trusted-types 'none'"
+    )
+    assert f"<script>{asset('app.js')}</script>" in page_text  # exactly the hashed text
+
+
+def test_embedded_json_cannot_end_its_element() -> None:
+    from imgframe.report.listing import json_for_script
+
+    text = json_for_script({"n": ["</script><!--", "a & b", "\u2028\u2029"]})
+    assert text == '{"n":["\\u003c/script\\u003e\\u003c!--","a \\u0026 b","\\u2028\\u2029"]}'
+    assert json.loads(text) == {"n": ["</script><!--", "a & b", "\u2028\u2029"]}
 
 
 def test_api_values_are_escaped_as_text(page_text: str, page: Page) -> None:
@@ -117,8 +132,9 @@ def test_api_values_are_escaped_as_text(page_text: str, page: Page) -> None:
 
 #: The fixture frame's headline figures, counted by hand from tests/frames.py.
 CARDS = {
-    "Images": 21, "Zones": 3, "Public": 2, "Custom": 18, "Available": 17, "Not available": 4,
-    "Total size (GiB)": 286,
+    "Images": 21, "Available": 17, "Failed": 1, "Unavailable": 1, "In progress": 1,
+    "No status": 1, "Unused custom": 0, "Untagged custom": 1, "Total size (GiB)": 286,
+    "Zones": 3,
 }  # fmt: skip
 
 
@@ -126,19 +142,22 @@ def test_headline_cards_equal_the_data(page: Page) -> None:
     assert page.cards == CARDS
 
 
-def test_charts_are_embedded_pngs_that_decode(page: Page) -> None:
-    images = [attrs for tag, attrs in page.tags if tag == "img"]
-    assert [a["alt"] for a in images] == [
+def test_charts_are_inline_svg_with_searchable_text_and_a_source_line(page_text: str) -> None:
+    labels = re.findall(r'<svg role="img" aria-label="([^"]+)"', page_text)
+    assert labels == [
+        "Bar chart of images by status",
+        "Bar chart of images by zone and status",
         "Bar chart of images by category",
         "Bar chart of images by OS type",
-        "Bar chart of images by status",
-        "Bar chart of images by zone",
     ]
-    for attrs in images:
-        data = base64.b64decode(str(attrs["src"]).removeprefix("data:image/png;base64,"))
-        image = Image.open(io.BytesIO(data))
-        assert image.format == "PNG"
-        assert image.size == (int(str(attrs["width"])), int(str(attrs["height"])))
+    assert "<text" in page_text  # labels stay text (svg.fonttype none)
+    assert "FAILED" in page_text
+    assert (
+        page_text.count("Source: Zenlayer image inventory, 21 images, fetched 2025-03-01 08:30 UTC")
+        == 4
+    )
+    ids = re.findall(r' id="([^"]+)"', page_text)
+    assert len(ids) == len(set(ids))  # charts share the page without clashing ids
 
 
 def _table(page: Page, section: str, index: int = 0) -> list[list[str]]:
@@ -175,11 +194,12 @@ def test_hygiene_findings_list_the_right_images(
 ) -> None:
     findings = {f.key: f.images for f in hygiene_findings(df, require_tags=["owner", "env"])}
     assert findings["untagged"]["imageId"].tolist() == ["img-failed"]
-    assert sorted(findings["not_available"]["imageId"]) == [
-        "img-creating",
+    # FAILED first, then UNAVAILABLE, no status, in progress.
+    assert findings["not_available"]["imageId"].tolist() == [
         "img-failed",
-        "img-no-status",
         "img-unavailable",
+        "img-no-status",
+        "img-creating",
     ]
     missing = findings["missing_tags"].set_index("imageId")["missing"]
     assert missing["img-creating"] == "env"
@@ -188,34 +208,34 @@ def test_hygiene_findings_list_the_right_images(
     assert "ubuntu2404_20240712" not in missing.index  # public images are not the account's
     assert len(missing) == 17
 
-    untagged, not_available, missing_table = page.tables["findings"]
+    not_available, untagged, missing_table = page.tables["findings"]
     assert [row[1] for row in untagged[1:]] == ["img-failed"]
     assert not_available == [
-        ["Zone", "Image ID", "Name", "Status"],
-        ["eu-central-1a", "img-creating", "fresh", "CREATING"],
-        ["eu-central-1a", "img-no-status", "", ""],
-        ["na-west-1a", "img-failed", "broken build", "FAILED"],
-        ["na-west-1a", "img-unavailable", "old snapshot", "UNAVAILABLE"],
+        ["Zone", "Image ID", "Name", "Owner", "Status", "Size (GiB)"],
+        ["na-west-1a", "img-failed", "broken build", "(no owner tag)", "FAILED", ""],
+        ["na-west-1a", "img-unavailable", "old snapshot", "(no owner tag)", "UNAVAILABLE", "30"],
+        ["eu-central-1a", "img-no-status", "", "(no owner tag)", "", "0"],
+        ["eu-central-1a", "img-creating", "fresh", "data-team", "CREATING", "10"],
     ]
     assert len(missing_table) == 1 + 10  # capped at max_rows
-    counts = re.findall(r'<span class="count">([\d,]+)</span>', page_text)
-    assert counts == ["1", "4", "17"]
+    counts = re.findall(r'<span class="count">([\d,?]+)</span>', page_text)
+    # not available, in use (unknown), unlisted (unknown), untagged, missing tags, unused
+    assert counts == ["4", "?", "?", "1", "17", "?"]
 
 
 def test_image_list_is_capped_with_a_note(page: Page, page_text: str, df: pd.DataFrame) -> None:
-    rows = _table(page, "images")
+    assert _table(page, "images", 0) == [[]]  # the script's list, filled in the browser
+    rows = _table(page, "images", 1)  # what shows without JavaScript
     assert rows[0] == [
-        "Zone",
-        "Image ID",
-        "Name",
-        "Type",
-        "Category",
-        "OS type",
-        "Status",
-        "Size (GiB)",
-        "Tags",
-    ]
+        "Zone", "Image ID", "Name", "Type", "Category", "OS type", "Status", "Size (GiB)",
+        "Owner", "Tags", "Problems",
+    ]  # fmt: skip
     assert len(rows) == 1 + 10
+    # problems first: failed, then unavailable and no status, then largest first
+    assert [r[1] for r in rows[1:4]] == ["img-failed", "img-unavailable", "img-no-status"]
+    # then missing required tags, largest first (18 GiB, 17 GiB); in progress comes later
+    assert [r[1] for r in rows[4:6]] == ["img-hostile-13", "img-hostile-12"]
+    assert rows[1][-1] == "failed, untagged, missing tags"
     assert f"{len(df) - 10:,} more rows not shown." in page_text
 
 
@@ -254,17 +274,17 @@ def test_changes_and_trend_sections(df: pd.DataFrame) -> None:
     page = Page(text)
     assert "Changes since the previous snapshot" in text
     assert "Added: 2 · Removed: 1 · Changed: 1" in text  # one image, two changed fields
-    added, removed, changed = page.tables["changes"]
+    transitions, added, removed, changed = page.tables["changes"]
+    assert transitions == [["Change", "Images"], ["CREATING → AVAILABLE", "1"]]
     assert [row[1] for row in added[1:]] == df["imageId"].head(2).tolist()
     assert [row[1] for row in removed[1:]] == df["imageId"].tail(1).tolist()
     assert changed == [
-        ["Zone", "Image ID", "Field", "Before", "After"],
-        ["asia-east-1a", "img-x", "imageName", "before", "<b>after</b>"],
-        ["asia-east-1a", "img-x", "imageStatus", "CREATING", "AVAILABLE"],
-    ]
+        ["Zone", "Image ID", "Name", "What changed"],
+        ["asia-east-1a", "img-x", "<b>after</b>",
+         "imageName: before → <b>after</b>; status CREATING → AVAILABLE"],
+    ]  # fmt: skip
     assert "&lt;b&gt;after&lt;/b&gt;" in text
-    trend_images = [a for t, a in page.tags if t == "img" and "over time" in str(a.get("alt"))]
-    assert len(trend_images) == 1
+    assert text.count('aria-label="Images by status over time"') == 1
     assert page.tables["trend"][0] == [
         ["Date", "AVAILABLE", "FAILED", "(none)"],
         ["2025-03-01", "10", "2", "0"],
@@ -302,21 +322,27 @@ def test_markdown_escapes_cells_and_keeps_tables_intact(df: pd.DataFrame) -> Non
     for invisible in ("\u202e", "\x1b", "\r"):
         assert invisible not in text
     image_rows = text.split("## Images\n")[1].strip().splitlines()
-    assert len(image_rows) == 2 + len(df)  # a newline in a name does not split its row
-    for line in image_rows:
+    assert len(image_rows) == 2 + 2 + len(df)  # the note, a blank; a newline splits no row
+    for line in image_rows[2:]:
         cells = re.split(r"(?<!\\)\|", line)
-        assert len(cells) == 2 + 9, line
+        assert len(cells) == 2 + 11, line
 
 
 def test_markdown_headline_and_findings_equal_the_data(df: pd.DataFrame) -> None:
     text = build_report_markdown(df, require_tags=["owner", "env"], max_rows=3)
     lines = text.splitlines()
-    row = lines.index("| " + " | ".join(CARDS) + " |")
+    row = lines.index(
+        "| Images | Zones | Public | Custom | Available | Not available | Total size (GiB) |"
+    )
     assert lines[row + 2] == "| 21 | 3 | 2 | 18 | 17 | 4 | 286 |"
+    row = lines.index(
+        "| Failed | Unavailable | In progress | No status | Unused custom | Untagged custom |"
+    )
+    assert lines[row + 2] == "| 1 | 1 | 1 | 1 | ? | 1 |"  # usage not fetched: unknown
     assert "### Custom images without tags: 1" in text
     assert "### Images not available: 4" in text
     assert "### Custom images missing required tags: 17" in text
-    assert "_14 more rows not shown._" in text
+    assert "_14 more rows not shown._" in text  # missing tags: 17, 3 shown
     assert f"_{len(df) - 3:,} more rows not shown._" in text
 
 

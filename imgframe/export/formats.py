@@ -19,6 +19,7 @@ from .csv import frame_from_text, read_csv_strings, write_csv
 from .dataset import COMMON_METADATA, read_dataset
 from .jsonl import read_jsonl, write_jsonl
 from .parquet import read_parquet_file, write_parquet
+from .xlsx import write_xlsx
 
 
 def write_export(
@@ -56,6 +57,8 @@ def write_export(
         return write_parquet(df, target, metadata=metadata, partition_by=partition_by, mode=mode)
     if chosen == "jsonl":
         return write_jsonl(df, target, mode=mode)
+    if chosen == "xlsx":
+        return write_xlsx(df, target, mode=mode)
     return write_csv(
         df,
         target,
@@ -78,6 +81,7 @@ def detect_format(path: Path, format: str | None, partition_by: Sequence[str] | 
         (".parquet", "parquet"),
         (".jsonl", "jsonl"),
         (".ndjson", "jsonl"),
+        (".xlsx", "xlsx"),
     ):
         if name.endswith(suffix):
             return found
@@ -85,7 +89,7 @@ def detect_format(path: Path, format: str | None, partition_by: Sequence[str] | 
         return "parquet"
     raise InvalidArgument(
         f"cannot tell the export format of {path.name!r} from its suffix; "
-        "use .parquet, .csv, .csv.gz or .jsonl, or pass format="
+        "use .parquet, .csv, .csv.gz, .jsonl or .xlsx, or pass format="
     )
 
 
@@ -113,6 +117,8 @@ def read_export(path: str | os.PathLike[str], *, neutralized_formulas: bool = Tr
         return read_parquet_file(source)
     if kind == "jsonl":
         return read_jsonl(source)
+    if kind == "xlsx":
+        raise DataError(f"{source} is a workbook for spreadsheets; read a Parquet export instead")
     table = read_csv_strings(source, neutralized=neutralized_formulas)
     return frame_from_text(table, neutralized=neutralized_formulas)
 
@@ -125,6 +131,8 @@ def sniff(path: Path) -> str:
         return "jsonl"
     if name.endswith((".csv", ".csv.gz")):
         return "csv"
+    if name.endswith(".xlsx"):
+        return "xlsx"
     with path.open("rb") as fh:
         start = fh.read(4)
     if start == b"PAR1":

@@ -1,0 +1,68 @@
+"""How a table cell reads, in HTML and Markdown alike: column headers, numbers, clipped text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+
+from ..text import display_text
+from .facts import clean_text_array
+
+#: Longest cell text shown in a table (names, descriptions), in characters.
+CELL_CHARS = 120
+HEADERS = {
+    "zoneId": "Zone", "imageId": "Image ID", "imageName": "Name", "imageType": "Type",
+    "imageSource": "Source", "category": "Category", "osType": "OS type",
+    "imageStatus": "Status", "imageSize": "Size (GiB)", "sizeGiB": "Size (GiB)",
+    "images": "Images", "tags": "Tags", "missing": "Missing tag keys", "field": "Field",
+    "old": "Before", "new": "After", "snapshot_date": "Date", "owner": "Owner",
+    "instanceCount": "Instances", "instances": "Instances", "problems": "Problems",
+    "failed": "Failed", "unavailable": "Unavailable", "in_progress": "In progress",
+    "unused": "Unused", "resourceGroupName": "Resource group", "zones": "Zones listed",
+    "nameDate": "Date in name", "what": "What changed", "change": "Change",
+    "missing_tags": "Missing required tags",
+}  # fmt: skip
+
+
+def header(column: Any) -> str:
+    """The heading of a column: its name in words, or the name itself."""
+    return HEADERS.get(str(column), str(column))
+
+
+def is_number(dtype: Any) -> bool:
+    """True for columns shown right-aligned as numbers (not booleans)."""
+    return bool(pd.api.types.is_numeric_dtype(dtype)) and not pd.api.types.is_bool_dtype(dtype)
+
+
+def number(value: Any) -> str:
+    """``1,234`` for whole numbers, ``1,234.50`` otherwise, "" when missing.
+
+    >>> number(1234), number(2.5), number(None)
+    ('1,234', '2.50', '')
+    """
+    if value is None or pd.isna(value):
+        return ""
+    if float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{float(value):,.2f}"
+
+
+def text_cells(series: pd.Series) -> list[str]:
+    """A column's cells as clipped display text: text columns cleaned with Arrow kernels in
+    one pass, anything else (lists, tags) value by value."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.StringDtype | pd.CategoricalDtype) or (
+        isinstance(dtype, pd.ArrowDtype) and pa.types.is_string(dtype.pyarrow_dtype)
+    ):
+        array = pa.array(series.astype("string").array, pa.string())
+        cleaned = clean_text_array(array).fill_null("").to_pylist()
+        return [t if len(t) <= CELL_CHARS else t[: CELL_CHARS - 1] + "…" for t in cleaned]
+    return [clip(v) for v in series.tolist()]
+
+
+def clip(value: Any) -> str:
+    """The value as safe display text, cut to :data:`CELL_CHARS` characters with ``…``."""
+    text = display_text(value)
+    return text if len(text) <= CELL_CHARS else text[: CELL_CHARS - 1] + "…"
