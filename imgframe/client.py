@@ -153,7 +153,9 @@ class Client:
         params: dict[str, Any] = {}
         if zone_ids is not None:
             params["zoneIds"] = [check_zone_id(z) for z in zone_ids]
-        return zones_frame(self.transport.call("DescribeZones", params, parse=parse_zones))
+        with self.slots:  # one of the requests in flight, like every page
+            zones = self.transport.call("DescribeZones", params, parse=parse_zones)
+        return zones_frame(zones)
 
     @filter_signature(IMAGE_FILTERS, ImageFilterArgs)
     def fetch_images(

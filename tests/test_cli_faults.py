@@ -75,7 +75,7 @@ USAGE_ERRORS: dict[str, tuple[list[str], str]] = {
     ),
     "by-unknown-column": (
         ["summary", "--by", "nosuchcolumn"],
-        "imgframe: error: summarize: no column(s) nosuchcolumn; the frame has zoneId, regionId",
+        "imgframe: error: summarize: no column(s) nosuchcolumn; the frame has profile, zoneId, regionId",
     ),
     "by-list-column": (
         ["summary", "--by", "osType,tags"],
@@ -198,7 +198,9 @@ def test_from_cannot_be_combined_with_api_filters(api: sandbox.Sandbox, tmp_path
 def test_unknown_by_column_is_a_usage_error(api: sandbox.Sandbox) -> None:
     result = run("summary", "--by", "category,colour")
     assert result.exit_code == 2
-    assert error_line(result).startswith("summarize: no column(s) colour; the frame has zoneId,")
+    assert error_line(result).startswith(
+        "summarize: no column(s) colour; the frame has profile, zoneId,"
+    )
 
 
 def test_plain_http_endpoint_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

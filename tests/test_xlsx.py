@@ -46,19 +46,22 @@ def test_text_stays_text_and_timestamps_are_utc_datetimes(tmp_path: Path) -> Non
     names = [sheet.cell(r, header.index("imageName") + 1) for r in range(2, 8)]
     assert [c.value for c in names[:5]] == TRICKY[:5]
     assert all(c.data_type == "s" for c in names)  # never a number, date or formula
-    assert names[5].value.endswith("… [cut at the cell limit]") and len(names[5].value) == 32_767
+    assert names[5].value.endswith("… [cut at the cell limit]")
+    assert len(names[5].value) == 32_767
     stamp = sheet.cell(2, len(header)).value
     assert stamp == dt.datetime(2025, 3, 1, 8, 30, 0, 123) or stamp.replace(
         microsecond=0
     ) == dt.datetime(2025, 3, 1, 8, 30)
     assert sheet.cell(2, header.index("imageSize") + 1).value == 20
     assert sheet.cell(2, header.index("nicNetworkType") + 1).value == "FailOver, VirtioOnly"
-    assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == "A1:O7"
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == "A1:O7"
     tags = [[c.value for c in row] for row in book["Tags"].iter_rows(min_row=1, max_row=3)]
     assert tags[0] == ["zoneId", "imageId", "imageName", "tagKey", "tagValue"]
     assert tags[1] == ["asia-east-1a", "img-0", "11.10", None, None]  # untagged kept
     summary = {r[0]: r[1] for r in book["Summary"].iter_rows(min_row=2, values_only=True)}
-    assert summary["Images"] == 6 and summary["Status AVAILABLE"] == 6
+    assert summary["Images"] == 6
+    assert summary["Status AVAILABLE"] == 6
     # the long name twice: in Images and in Tags
     assert summary["Cells cut"].startswith("2 cells were longer than the 32,767 characters")
 
