@@ -169,7 +169,7 @@ def _one_account(
     record["endpoint"] = client.transport.host
     record["usage"] = state
     record["unlistedImagesInUse"] = (
-        _unlisted(images, used) if used is not None and not filters else None
+        _unlisted(images, used) if used is not None and not record.get("filters") else None
     )
     # The three listings share the transport: count what the account's run took in all.
     record.update(client.transport.stats.since(before))

@@ -401,3 +401,25 @@ def test_cli_summary_by_the_inventory_columns(
     got = {(r["profile"], r["resourceGroupName"]): r["images"] for r in json.loads(result.stdout)}
     assert got == dict(counts)
     assert len(got) == 10
+
+
+def test_cli_manifest_records_usage_and_instances_of_deleted_images(
+    server: sandbox.Sandbox, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("ZENLAYER_ACCESS_KEY_ID", server.access_key_id)
+    monkeypatch.setenv("ZENLAYER_ACCESS_KEY_SECRET", server.access_key_secret)
+    manifest = tmp_path / "manifest.json"
+    target = tmp_path / "x.parquet"
+    args = ["--endpoint", server.endpoint, "export", "-o", target, "--manifest", manifest]
+    result = run(*args)
+    assert result.exit_code == 0, result.output
+    document = json.loads(manifest.read_text())
+    assert (document["usage"], document["profiles"]) == ("fetched", ["default"])
+    assert document["unlistedImagesInUse"] == [
+        {"zoneId": "na-west-1a", "imageId": "img-e51dae7f0d6c8c30", "instances": 1}
+    ]
+    no_usage = run(*args, "--mode", "overwrite", "--no-usage")
+    assert no_usage.exit_code == 0, no_usage.output
+    document = json.loads(manifest.read_text())
+    assert (document["usage"], document["unlistedImagesInUse"]) == ("skipped", None)
+    assert "DescribeInstances" not in document["requests"]

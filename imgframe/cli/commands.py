@@ -86,6 +86,17 @@ def zones(settings: Settings, fmt: str) -> None:
     help="Write CSV cells starting with = + - @ as they are, not behind a ' (read such a "
     "file back with --from-raw-formulas).",
 )
+@click.option(
+    "--bom",
+    is_flag=True,
+    help="Start CSV outputs with a UTF-8 byte order mark, so that Excel reads non-ASCII "
+    "names right (for spreadsheets prefer .xlsx, which also keeps 11.10 and dates as text).",
+)
+@click.option(
+    "--store",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Snapshot store: .xlsx outputs get a Changes sheet (its last two snapshots).",
+)
 @pass_settings
 def export(
     settings: Settings,
@@ -97,9 +108,11 @@ def export(
     mode: str,
     manifest: Path | None,
     no_neutralize_formulas: bool,
+    bom: bool,
+    store: Path | None,
     **kwargs: Any,
 ) -> None:
-    """Fetch once and write every output (Parquet, CSV, CSV.gz, JSONL), each atomically.
+    """Fetch once and write every output (Parquet, CSV, CSV.gz, JSONL, XLSX), each atomically.
 
     Prints the paths written, then one summary line on stderr. Nothing is written when the
     fetch fails, and with --mode error (the default) nothing is fetched when a target exists.
@@ -109,6 +122,7 @@ def export(
       imgframe export --all-zones -o 'exports/images-{date}.parquet' -o exports/latest.csv
       imgframe export --zone-id asia-east-1a --os-type linux -o linux.csv --tags wide
       imgframe export --partition-by zoneId -o exports/dataset --mode overwrite
+      imgframe export -o inventory.xlsx --store snapshots/
     """
     from ..errors import InvalidArgument
     from ..export import plan_exports, zones_of
@@ -125,12 +139,19 @@ def export(
         mode=mode,
         manifest=manifest,
         neutralize_formulas=not no_neutralize_formulas,
+        bom=bom,
     )
     if source.path is None:  # the paths are known before the fetch: refuse clobbering early
         plan.check(source.requested_zones)
+    changes = None
+    if store is not None and "xlsx" in plan.formats:
+        from ..history import diff_store, list_snapshots
+
+        if len(list_snapshots(store)) >= 2:
+            changes = diff_store(store)
     frame = load_images(settings, source)
     zones = zones_of(frame) if source.path is not None else source.requested_zones
-    result = plan.write(frame, zones=zones, source=source.path)
+    result = plan.write(frame, zones=zones, source=source.path, changes=changes)
     if settings.metrics is not None:
         settings.metrics.bytes_written = result.bytes
     for written in result.files:
@@ -225,6 +246,19 @@ def charts(settings: Settings, /, output_dir: Path, fmt: str, **kwargs: Any) -> 
     help="Cap on the rows of each image list.",
 )
 @click.option(
+    "--max-list-rows",
+    type=click.IntRange(0),
+    default=100_000,
+    show_default=True,
+    help="Cap on the images the page embeds for its searchable list (problems first).",
+)
+@click.option(
+    "--owner-tag",
+    metavar="KEY",
+    help="Tag key naming an image's owner [default: the first of owner, team present].",
+)
+@click.option("--title", help="The report's title.")
+@click.option(
     "--store",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Snapshot store: adds the changes between its last two snapshots and the trend.",
@@ -236,6 +270,9 @@ def report(
     output_dir: Path,
     require_tags: tuple[str, ...],
     max_rows: int,
+    max_list_rows: int,
+    owner_tag: str | None,
+    title: str | None,
     store: Path | None,
     **kwargs: Any,
 ) -> None:
@@ -244,13 +281,23 @@ def report(
     \b
     Examples:
       imgframe --sandbox report -o reports/
-      imgframe report --require-tag owner --require-tag env --store snapshots/
+      imgframe report --require-tag owner --require-tag env --owner-tag team --store snapshots/
     """
     from ..report import build_report
 
-    frame = load_images(settings, read_source(kwargs))
+    source = read_source(kwargs)
+    frame = load_images(settings, source)
+    options: dict[str, Any] = {"title": title} if title else {}
     paths = build_report(
-        frame, output_dir, require_tags=split_list(require_tags), max_rows=max_rows, store=store
+        frame,
+        output_dir,
+        require_tags=split_list(require_tags),
+        owner_tag=owner_tag.strip() if owner_tag else None,
+        max_rows=max_rows,
+        max_list_rows=max_list_rows,
+        store=store,
+        source=source.path,
+        **options,
     )
     show(settings, paths.html)
     show(settings, paths.markdown)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
@@ -117,11 +118,14 @@ def write_csv(
     neutralize_formulas: bool = True,
     mode: str = "error",
     compress: bool | None = None,
+    bom: bool = False,
 ) -> WrittenFile:
     """Write the frame as CSV (gzip-compressed when the name ends in ``.gz`` or ``compress``).
 
     See the module docstring for the encoding. ``mode="append"`` adds rows without a header
-    and refuses a file whose header differs.
+    and refuses a file whose header differs. ``bom=True`` starts a new file with the UTF-8
+    byte order mark, which Excel needs to read the file as UTF-8 rather than the locale's
+    code page (non-ASCII names turn to mojibake without it); imgframe's reader skips it.
 
     >>> import tempfile
     >>> from imgframe.export import read_export
@@ -149,8 +153,12 @@ def write_csv(
         if gz:
             # A new gzip member per write: readers decompress concatenated members as one.
             with gzip.GzipFile(filename="", mode="wb", fileobj=fh, mtime=0) as zipped:
+                if bom and not appending:
+                    zipped.write(codecs.BOM_UTF8)
                 _write_csv_table(columns, zipped, header=not appending)
         else:
+            if bom and not appending:
+                fh.write(codecs.BOM_UTF8)
             _write_csv_table(columns, fh, header=not appending)
     return WrittenFile(target, rows, size_on_disk(target), "csv.gz" if gz else "csv")
 

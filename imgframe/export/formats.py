@@ -32,13 +32,17 @@ def write_export(
     mode: str = "error",
     metadata: Mapping[str, Any] | None = None,
     neutralize_formulas: bool = True,
+    bom: bool = False,
+    changes: Any = None,
 ) -> WrittenFile:
     """Write the frame in the format its suffix names (``.parquet``, ``.csv``, ``.csv.gz``,
-    ``.jsonl``), or ``format`` (one of :data:`FORMATS`) when given.
+    ``.jsonl``, ``.xlsx``), or ``format`` (one of :data:`FORMATS`) when given.
 
-    ``partition_by`` implies Parquet and writes a dataset directory. ``tags`` applies to CSV
-    only; ``metadata`` is stored in Parquet only (use :func:`write_manifest` beside CSV or
-    JSONL files).
+    ``partition_by`` implies Parquet and writes a dataset directory. ``tags`` and ``bom``
+    (a UTF-8 byte order mark, for Excel) apply to CSV only; ``metadata`` is stored in
+    Parquet only (use :func:`write_manifest` beside CSV or JSONL files); ``changes`` (a
+    :class:`~imgframe.diff.SnapshotDiff`) adds a Changes sheet to a workbook and is
+    ignored by the other formats.
 
     >>> import tempfile
     >>> from imgframe.frame import frame_from_records
@@ -58,7 +62,7 @@ def write_export(
     if chosen == "jsonl":
         return write_jsonl(df, target, mode=mode)
     if chosen == "xlsx":
-        return write_xlsx(df, target, mode=mode)
+        return write_xlsx(df, target, mode=mode, changes=changes)
     return write_csv(
         df,
         target,
@@ -66,6 +70,7 @@ def write_export(
         neutralize_formulas=neutralize_formulas,
         mode=mode,
         compress=chosen == "csv.gz" or target.name.lower().endswith(".gz"),
+        bom=bom,
     )
 
 

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -75,6 +76,7 @@ class ExportPlan:
     mode: str = "error"
     manifest: Path | None = None
     neutralize_formulas: bool = True
+    bom: bool = False
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     def targets(self, zones: Sequence[str] | None) -> list[Path]:
@@ -116,9 +118,11 @@ class ExportPlan:
         *,
         zones: Sequence[str] | None,
         source: str | os.PathLike[str] | None = None,
+        changes: Any = None,
     ) -> ExportResult:
         """Write every output, then the manifest. ``source`` (an export the frame was read
-        from) is recorded in the manifest."""
+        from) is recorded in the manifest; ``changes`` (a
+        :class:`~imgframe.diff.SnapshotDiff`) goes into workbooks' Changes sheet."""
         paths = self.check(zones)
         fetch = frame.attrs.get("imgframe")
         written = [
@@ -130,7 +134,9 @@ class ExportPlan:
                 partition_by=self.partition_by or None,
                 mode=self.mode,
                 neutralize_formulas=self.neutralize_formulas,
+                bom=self.bom,
                 metadata=fetch,
+                changes=changes,
             )
             for path, fmt, output in zip(paths, self.formats, self.outputs, strict=True)
         ]
@@ -158,6 +164,7 @@ def plan_exports(
     mode: str = "error",
     manifest: str | os.PathLike[str] | None = None,
     neutralize_formulas: bool = True,
+    bom: bool = False,
     now: datetime | None = None,
 ) -> ExportPlan:
     """Check an export run without touching anything: every output's format is known (from
@@ -195,6 +202,7 @@ def plan_exports(
         mode=mode,
         manifest=Path(manifest) if manifest is not None else None,
         neutralize_formulas=neutralize_formulas,
+        bom=bom,
         now=now or datetime.now(UTC),
     )
 
@@ -234,9 +242,11 @@ def write_exports(
     mode: str = "error",
     manifest: str | os.PathLike[str] | None = None,
     neutralize_formulas: bool = True,
+    bom: bool = False,
+    changes: Any = None,
 ) -> ExportResult:
     """Write ``frame`` to every output (see :func:`plan_exports` for the options); ``zones``
-    fills ``{zone}`` (default: the frame's own zones)."""
+    fills ``{zone}`` (default: the frame's own zones); ``changes`` goes into workbooks."""
     plan = plan_exports(
         outputs,
         format=format,
@@ -245,5 +255,6 @@ def write_exports(
         mode=mode,
         manifest=manifest,
         neutralize_formulas=neutralize_formulas,
+        bom=bom,
     )
-    return plan.write(frame, zones=zones_of(frame) if zones is None else zones)
+    return plan.write(frame, zones=zones_of(frame) if zones is None else zones, changes=changes)
