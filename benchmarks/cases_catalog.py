@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-
 from harness import CaseResult, Target, interleaved, log, md_table, seconds
+
 from imgframe.sandbox import Catalog
 from imgframe.sandbox.filters import ImageFilter
 

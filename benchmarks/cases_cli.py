@@ -65,7 +65,7 @@ def run(quick: bool) -> CaseResult:
              f"{ratio:.2f}x", "PASS" if ratio <= LIMIT else "MISS"]
         )  # fmt: skip
     markdown = "### CLI start-up\n\n" + md_table(
-        ["command", "imgframe", f"`python -c \"{BASELINE}\"`", "ratio", f"≤ {LIMIT:g}x"], rows
+        ["command", "imgframe", f'`python -c "{BASELINE}"`', "ratio", f"≤ {LIMIT:g}x"], rows
     )
     return CaseResult("cli", {"timings": timings.summaries(), "rounds": rounds}, targets, markdown)
 

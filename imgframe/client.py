@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -53,7 +52,7 @@ from .parse import (
     save_pages,
 )
 from .schema import CATEGORICAL_COLUMNS
-from .transport import RetryPolicy, Timeouts, Transport
+from .transport import RetryPolicy, Slots, Timeouts, Transport
 
 if TYPE_CHECKING:
     from .sandbox import Sandbox
@@ -75,7 +74,7 @@ class ConnectionArgs(TypedDict, total=False):
     retry: RetryPolicy | None
     max_concurrency: int
     clock: Callable[[], float]
-    slots: threading.BoundedSemaphore | None
+    slots: Slots | None
 
 
 class Client:
@@ -102,14 +101,15 @@ class Client:
         retry: RetryPolicy | None = None,
         max_concurrency: int = DEFAULT_CONCURRENCY,
         clock: Callable[[], float] = time.time,
-        slots: threading.BoundedSemaphore | None = None,
+        slots: Slots | None = None,
     ) -> None:
         self.max_concurrency = check_concurrency(max_concurrency)
         #: The profile the credentials came from, when one was named.
         self.profile = profile
         #: Requests in flight at once, across every listing and action of this client (and
-        #: of other clients given the same ``slots``: several accounts in one run).
-        self.slots = slots or threading.BoundedSemaphore(self.max_concurrency)
+        #: of other clients given the same ``slots``: several accounts in one run), halved
+        #: while the API throttles (see :class:`~imgframe.transport.Slots`).
+        self.slots = slots or Slots(self.max_concurrency)
         endpoint = resolve_endpoint(endpoint)  # first: a bad endpoint is the clearer error
         credentials = resolve_credentials(
             access_key_id=access_key_id,
@@ -153,8 +153,8 @@ class Client:
         params: dict[str, Any] = {}
         if zone_ids is not None:
             params["zoneIds"] = [check_zone_id(z) for z in zone_ids]
-        with self.slots:  # one of the requests in flight, like every page
-            zones = self.transport.call("DescribeZones", params, parse=parse_zones)
+        # One of the requests in flight, like every page.
+        zones = self.transport.call("DescribeZones", params, parse=parse_zones, slots=self.slots)
         return zones_frame(zones)
 
     @filter_signature(IMAGE_FILTERS, ImageFilterArgs)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 #: Images per DescribeImages page (the API's maximum).
 DEFAULT_PAGE_SIZE = 1000
-#: Pages in flight at once, across all zones, unless the caller says otherwise.
-DEFAULT_CONCURRENCY = 4
+#: Requests in flight at once, across all zones (and accounts), unless the caller says
+#: otherwise; halved while the API throttles (see :class:`imgframe.transport.Slots`).
+DEFAULT_CONCURRENCY = 8
 MAX_CONCURRENCY = 64
 
 #: Export formats by name, as :func:`imgframe.write_export` takes them.

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import copy
 import logging
-import threading
 import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -49,6 +48,7 @@ from .filters import (
 )
 from .frame import concat_frames
 from .schema import FETCHED_COLUMNS
+from .transport import Slots
 
 __all__ = [
     "INVENTORY_COLUMNS",
@@ -120,7 +120,7 @@ def fetch_inventory(
         raise InvalidArgument("profiles is empty; give profile names or 'all'")
     base: ConnectionArgs = dict(connection or {})  # type: ignore[assignment]
     concurrency = check_concurrency(base.get("max_concurrency", DEFAULT_CONCURRENCY))
-    slots = threading.BoundedSemaphore(concurrency)
+    slots = Slots(concurrency)
     clients = {}
     for name in names:
         settings: ConnectionArgs = {**base, "profile": name, "max_concurrency": concurrency}

@@ -60,7 +60,7 @@ from .errors import ResponseDataError
 from .filters import check_page_size, check_repages
 from .parse import ParsedPage, RawPage, parse_page
 from .progress import ProgressBar
-from .transport import Transport
+from .transport import Slots, Transport
 
 __all__ = ["MAX_TOTAL", "Listing", "ListingReport", "Pager", "PagingResult"]
 
@@ -173,7 +173,7 @@ class Pager:
         verify: bool = False,
         progress: bool | None = None,
         max_total: int = MAX_TOTAL,
-        slots: threading.BoundedSemaphore | None = None,
+        slots: Slots | None = None,
     ) -> None:
         self.transport = transport
         self.action = action
@@ -187,7 +187,7 @@ class Pager:
         self.progress = progress
         self.max_total = max_total
         #: Shared with other pagers of the same client(s): one bound on requests in flight.
-        self.slots = slots or threading.BoundedSemaphore(max_concurrency)
+        self.slots = slots or Slots(max_concurrency)
         self._cancel = threading.Event()
 
     def run(self, listings: Sequence[Listing]) -> PagingResult:
@@ -279,10 +279,14 @@ class Pager:
             return parsed
 
         context = f"zone {listing.key} page {page_num}" if listing.key else f"page {page_num}"
-        with self.slots:
-            parsed = self.transport.call(
-                self.action, params, parse=parse, context=context, cancel=self._cancel
-            )
+        parsed = self.transport.call(
+            self.action,
+            params,
+            parse=parse,
+            context=context,
+            cancel=self._cancel,
+            slots=self.slots,
+        )
         problem = _id_problem(parsed.records, self.id_column)
         if problem:
             raise ResponseDataError(f"{self._where(listing, page_num)}: {problem}")

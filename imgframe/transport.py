@@ -60,7 +60,7 @@ from .schema import API_VERSION, SERVICE
 from .signing import SIGNATURE_METHOD, sign
 from .text import clean_text
 
-__all__ = ["CONTENT_TYPE", "RetryPolicy", "Timeouts", "Transport", "TransportStats"]
+__all__ = ["CONTENT_TYPE", "RetryPolicy", "Slots", "Timeouts", "Transport", "TransportStats"]
 
 log = logging.getLogger("imgframe.transport")
 
@@ -97,6 +97,75 @@ class Timeouts:
     connect: float = 5.0
     read: float = 30.0
     total: float = 120.0
+
+
+class Slots:
+    """The bound on requests in flight, shared by every listing (and account) of a run, that
+    backs off when the API throttles.
+
+    It starts at ``maximum``. A throttled answer (HTTP 429) halves the bound, not below 1,
+    at most once per ``cooldown`` seconds (a burst of 429s from one overload halves it
+    once); each run of ``bound`` answers without throttling raises it by one, back up to
+    ``maximum``: additive increase, multiplicative decrease, as TCP does and the AWS SDKs'
+    adaptive retry mode. A slot is held for one attempt, never across a retry's wait.
+
+    >>> slots = Slots(8, cooldown=0.0)
+    >>> slots.answered(throttled=True); slots.bound
+    4
+    >>> for _ in range(4): slots.answered(throttled=False)
+    >>> slots.bound
+    5
+    """
+
+    def __init__(
+        self, maximum: int, *, cooldown: float = 1.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.maximum = maximum
+        self.cooldown = cooldown
+        self._clock = clock
+        self._bound = maximum
+        self._busy = 0
+        self._streak = 0
+        self._last_cut = -float("inf")
+        self._ready = threading.Condition()
+        #: The lowest the bound went, and how many times it was cut (for the fetch record).
+        self.lowest = maximum
+        self.cuts = 0
+
+    @property
+    def bound(self) -> int:
+        """How many requests may be in flight now."""
+        return self._bound
+
+    def __enter__(self) -> Slots:
+        with self._ready:
+            while self._busy >= self._bound:
+                self._ready.wait()
+            self._busy += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._ready:
+            self._busy -= 1
+            self._ready.notify()
+
+    def answered(self, *, throttled: bool) -> None:
+        """Learn from one attempt's answer."""
+        with self._ready:
+            if throttled:
+                self._streak = 0
+                now = self._clock()
+                if now - self._last_cut >= self.cooldown and self._bound > 1:
+                    self._bound = max(1, self._bound // 2)
+                    self._last_cut = now
+                    self.lowest = min(self.lowest, self._bound)
+                    self.cuts += 1
+                return
+            self._streak += 1
+            if self._streak >= self._bound and self._bound < self.maximum:
+                self._bound += 1
+                self._streak = 0
+                self._ready.notify()
 
 
 @dataclass(frozen=True)
@@ -288,12 +357,14 @@ source='arguments'))
         parse: Callable[[bytes], T],
         context: str = "",
         cancel: threading.Event | None = None,
+        slots: Slots | None = None,
     ) -> T:
         """Send one action and return ``parse(body)`` of its 200 answer, retrying what is safe.
 
         ``parse`` may raise :class:`BadResponseError`; that answer is then retried like a 5xx.
         ``context`` (e.g. ``"zone asia-east-1a page 3"``) goes into retry logs and errors.
         Once ``cancel`` is set, no further attempt is made (the run it belongs to is over).
+        Each attempt holds one of ``slots`` (when given) and tells it whether it was throttled.
         """
         body = json.dumps(params, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
         where = f"{action} {context}".strip()
@@ -303,7 +374,12 @@ source='arguments'))
         waited = 0.0
         while True:
             attempt += 1
-            outcome = self._attempt(action, body, parse)
+            if slots is None:
+                outcome = self._attempt(action, body, parse)
+            else:
+                with slots:
+                    outcome = self._attempt(action, body, parse)
+                slots.answered(throttled=outcome.throttled)
             if outcome.error is None:
                 return outcome.value  # type: ignore[no-any-return]
             error = outcome.error

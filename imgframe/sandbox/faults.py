@@ -28,8 +28,9 @@ Fault kinds (:data:`FAULT_KINDS`; ``<status>-<body>`` works for any status of
 ``451``            451 HTML (blocked by policy)
 =================  ==========================================================================
 
-Precedence on each request: a matching scripted fault, then a throttling storm, then the
-random ``drop_rate``, ``rate_limit_rate``, ``error_rate`` and slow-body draws, in that order.
+Precedence on each request: a matching scripted fault, then ``max_in_flight``, then a
+throttling storm, then the random ``drop_rate``, ``rate_limit_rate``, ``error_rate`` and
+slow-body draws, in that order.
 """
 
 from __future__ import annotations
@@ -98,6 +99,9 @@ class Faults:
     #: A throttling storm: every request is answered 429 until this many seconds after the
     #: storm started (at the first request that sees a new value, or at ``start_storm``).
     throttle_seconds: float = 0.0
+    #: A concurrency limit, as API gateways enforce per key: a request arriving while this
+    #: many are already being answered is answered 429 (None: no limit).
+    max_in_flight: int | None = None
     #: Probability of a server error, answered with ``error_status`` and ``error_body``.
     error_rate: float = 0.0
     error_status: int = 503
@@ -173,16 +177,19 @@ class Faults:
             self._storm_seconds = seconds
             self._storm_started = time.monotonic() if now is None else now
 
-    def decide(self, action: str | None, now: float) -> str | None:
+    def decide(self, action: str | None, now: float, in_flight: int = 1) -> str | None:
         """The fault kind for one request (consuming a scripted one), or None.
 
-        ``now`` is a monotonic time, used for storms.
+        ``now`` is a monotonic time, used for storms; ``in_flight`` counts the requests
+        being answered, this one included (for ``max_in_flight``).
         """
         with self._lock:
             for i, (kind, only) in enumerate(self._scripted):
                 if only is None or only == action:
                     del self._scripted[i]
                     return kind
+            if self.max_in_flight is not None and in_flight > self.max_in_flight:
+                return "429"
             if self.throttle_seconds > 0:
                 if self._storm_started is None or self._storm_seconds != self.throttle_seconds:
                     self._storm_started, self._storm_seconds = now, self.throttle_seconds

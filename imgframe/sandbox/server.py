@@ -173,10 +173,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         """Serve one request (every method lands here; only POST gets past routing)."""
+        sandbox = self.server.sandbox
+        sandbox.arrived()
         try:
             self._serve()
         except OSError:
             self.close_connection = True  # the client went away mid-answer
+        finally:
+            sandbox.answered()
 
     do_GET = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = do_POST
 
@@ -249,7 +253,7 @@ class _Handler(BaseHTTPRequestHandler):
         if action is not None and not account.may_call(action):
             message = account.denial(action, by_token=kind == "token")
             return _Outcome(error_answer(403, UNAUTHORIZED, message, rid), None, parsed, account)
-        fault = sandbox.faults.decide(action, time.monotonic())
+        fault = sandbox.faults.decide(action, time.monotonic(), sandbox.in_flight)
         answer = fault_answer(fault, sandbox.faults, rid)
         if answer is None:
             catalog = account.catalog
@@ -494,6 +498,10 @@ class Sandbox:
         self._bind = (host, port)
         self._records: deque[RequestRecord] = deque(maxlen=max_records)
         self._records_lock = threading.Lock()
+        #: Requests being answered now, and the most there have been at once since the
+        #: sandbox started (or :meth:`clear_requests`).
+        self.in_flight = 0
+        self.peak_in_flight = 0
         self._ids = random.Random(f"imgframe-request-ids:{self.catalog.seed}")
         self._ids_lock = threading.Lock()
         self._server: _Server | None = None
@@ -628,9 +636,21 @@ class Sandbox:
             return list(self._records)
 
     def clear_requests(self) -> None:
-        """Forget the recorded requests."""
+        """Forget the recorded requests (and the peak of requests in flight)."""
         with self._records_lock:
             self._records.clear()
+            self.peak_in_flight = self.in_flight
+
+    def arrived(self) -> None:
+        """Count a request being answered (the server calls this on arrival)."""
+        with self._records_lock:
+            self.in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
+
+    def answered(self) -> None:
+        """Count a request answered (or dropped)."""
+        with self._records_lock:
+            self.in_flight -= 1
 
     def record(self, entry: RequestRecord) -> None:
         """Append one request record (the server calls this)."""
