@@ -17,7 +17,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from imgframe import history
 from imgframe.diff import diff_snapshots
 from imgframe.errors import DataError, ExportError, InvalidArgument
 from imgframe.frame import empty_frame, frame_from_records, frame_from_tables, join_zones
@@ -113,6 +112,7 @@ def test_write_snapshot_lays_out_one_file_per_day_and_zone(tmp_path: Path) -> No
         tmp_path / "snapshot_date=2025-06-01", DAY1, 4, ("asia-east-1a", "na-west-1a")
     )
     assert files_of(tmp_path) == [
+        ".imgframe.lock",
         "snapshot_date=2025-06-01/zoneId=asia-east-1a/part-0.parquet",
         "snapshot_date=2025-06-01/zoneId=na-west-1a/part-0.parquet",
     ]
@@ -158,7 +158,10 @@ def test_same_day_twice_replaces_the_day(tmp_path: Path) -> None:
     write_snapshot(again, tmp_path, snapshot_date=DAY1, snapshot_at=later)
 
     assert info.rows == 2
-    assert files_of(tmp_path) == ["snapshot_date=2025-06-01/zoneId=asia-east-1a/part-0.parquet"]
+    assert files_of(tmp_path) == [
+        ".imgframe.lock",
+        "snapshot_date=2025-06-01/zoneId=asia-east-1a/part-0.parquet",
+    ]
     pd.testing.assert_frame_equal(read_snapshots(tmp_path), as_stored(again, DAY1, later))
 
 
@@ -469,12 +472,15 @@ def test_failure_publishing_a_day_keeps_the_old_day(
             raise OSError(28, "No space left on device")
         real_rename(src, dst)
 
-    monkeypatch.setattr(history.os, "rename", rename)
+    monkeypatch.setattr(os, "rename", rename)
     with pytest.raises(ExportError, match="No space left"):
         write_snapshot(frame(image("img-9")), tmp_path, snapshot_date=DAY1)
 
     pd.testing.assert_frame_equal(read_snapshots(tmp_path), as_stored(old, DAY1))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["snapshot_date=2025-06-01"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".imgframe.lock",
+        "snapshot_date=2025-06-01",
+    ]
 
 
 def test_failure_writing_a_zone_keeps_the_old_day(
@@ -491,12 +497,15 @@ def test_failure_writing_a_zone_keeps_the_old_day(
             raise OSError(5, "Input/output error")
         real_write(table, where, **kw)
 
-    monkeypatch.setattr(history.pq, "write_table", write_table)
+    monkeypatch.setattr(pq, "write_table", write_table)
     with pytest.raises(ExportError, match="Input/output error"):
         write_snapshot(awkward_frame().iloc[::-1], tmp_path, snapshot_date=DAY1)
 
     pd.testing.assert_frame_equal(read_snapshots(tmp_path), as_stored(old, DAY1))
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["snapshot_date=2025-06-01"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".imgframe.lock",
+        "snapshot_date=2025-06-01",
+    ]
 
 
 def test_writer_killed_between_the_two_moves_is_recovered(tmp_path: Path) -> None:
@@ -520,7 +529,7 @@ def test_writer_killed_between_the_two_moves_is_recovered(tmp_path: Path) -> Non
 
     assert list_snapshots(tmp_path) == [DAY1, DAY2, DAY3]
     pd.testing.assert_frame_equal(read_snapshots(tmp_path, until=DAY1), as_stored(old, DAY1))
-    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [".imgframe.lock"]
 
 
 # --------------------------------------------------------------------------------------------
