@@ -104,29 +104,29 @@ class Slots:
     backs off when the API throttles.
 
     It starts at ``maximum``. A throttled answer (HTTP 429) halves the bound, not below 1,
-    at most once per ``cooldown`` seconds (a burst of 429s from one overload halves it
-    once); each run of ``bound`` answers without throttling raises it by one, back up to
-    ``maximum``: additive increase, multiplicative decrease, as TCP does and the AWS SDKs'
-    adaptive retry mode. A slot is held for one attempt, never across a retry's wait.
+    once per window: only an attempt that entered after the last cut can cut again, so a
+    burst of 429s from one overload halves it once (as TCP cuts once per round trip). Each
+    run of ``bound`` answers without throttling raises it by one, back up to ``maximum``:
+    additive increase, multiplicative decrease, as TCP and the AWS SDKs' adaptive retry
+    mode do. A slot is held for one attempt, never across a retry's wait.
 
-    >>> slots = Slots(8, cooldown=0.0)
-    >>> slots.answered(throttled=True); slots.bound
+    >>> slots = Slots(8)
+    >>> with slots as ticket: pass
+    >>> slots.answered(throttled=True, ticket=ticket); slots.bound
+    4
+    >>> slots.answered(throttled=True, ticket=ticket); slots.bound  # the same window
     4
     >>> for _ in range(4): slots.answered(throttled=False)
     >>> slots.bound
     5
     """
 
-    def __init__(
-        self, maximum: int, *, cooldown: float = 1.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
+    def __init__(self, maximum: int) -> None:
         self.maximum = maximum
-        self.cooldown = cooldown
-        self._clock = clock
         self._bound = maximum
         self._busy = 0
         self._streak = 0
-        self._last_cut = -float("inf")
+        self._window = 0
         self._ready = threading.Condition()
         #: The lowest the bound went, and how many times it was cut (for the fetch record).
         self.lowest = maximum
@@ -137,27 +137,27 @@ class Slots:
         """How many requests may be in flight now."""
         return self._bound
 
-    def __enter__(self) -> Slots:
+    def __enter__(self) -> int:
+        """Wait for a slot; returns the window the attempt entered in (its ticket)."""
         with self._ready:
             while self._busy >= self._bound:
                 self._ready.wait()
             self._busy += 1
-        return self
+            return self._window
 
     def __exit__(self, *exc: object) -> None:
         with self._ready:
             self._busy -= 1
             self._ready.notify()
 
-    def answered(self, *, throttled: bool) -> None:
-        """Learn from one attempt's answer."""
+    def answered(self, *, throttled: bool, ticket: int | None = None) -> None:
+        """Learn from one attempt's answer (``ticket``: what entering gave it)."""
         with self._ready:
             if throttled:
                 self._streak = 0
-                now = self._clock()
-                if now - self._last_cut >= self.cooldown and self._bound > 1:
+                if (ticket is None or ticket == self._window) and self._bound > 1:
                     self._bound = max(1, self._bound // 2)
-                    self._last_cut = now
+                    self._window += 1
                     self.lowest = min(self.lowest, self._bound)
                     self.cuts += 1
                 return
@@ -377,9 +377,9 @@ source='arguments'))
             if slots is None:
                 outcome = self._attempt(action, body, parse)
             else:
-                with slots:
+                with slots as ticket:
                     outcome = self._attempt(action, body, parse)
-                slots.answered(throttled=outcome.throttled)
+                slots.answered(throttled=outcome.throttled, ticket=ticket)
             if outcome.error is None:
                 return outcome.value  # type: ignore[no-any-return]
             error = outcome.error
