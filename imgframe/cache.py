@@ -241,8 +241,8 @@ class PageCache:
         path = self.path(key)
         try:
             handle = path.open("rb")
-        except FileNotFoundError:
-            return None
+        except (FileNotFoundError, NotADirectoryError):
+            return None  # nothing cached (put says when the cache cannot be written)
         except OSError as exc:
             _warn_unreadable(path, str(exc))
             return None
