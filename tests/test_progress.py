@@ -112,7 +112,7 @@ def test_asked_for_it_draws_on_any_stream() -> None:
     out = sink.getvalue()
     assert "DescribeImages, 2 zones:   0%|" in out
     assert "DescribeImages, 2 zones: 100%|" in out
-    assert "3,000/3,000 images" in out
+    assert "| 3,000/3,000 [" in out
 
 
 def test_one_short_listing_shows_no_bar() -> None:
@@ -168,10 +168,11 @@ def test_a_terminal_gets_a_tqdm_bar() -> None:
     out = run_in_terminal(TERMINAL_RUN)
     frames = [f for f in out.split("\r") if f.strip()]
     assert frames[0].startswith("DescribeImages, 2 zones:   0%|")
-    assert frames[0].endswith("| 0/~4,000 images [00:00<?]")
+    assert frames[0].endswith("| 0/~4,000 [00:00<?, 0.0 image/s]")
     last_bar = [f for f in frames if "%|" in f][-1]
     assert last_bar.startswith("DescribeImages, 2 zones: 100%|█")
-    assert "| 3,000/3,000 images [" in last_bar
+    assert "| 3,000/3,000 [" in last_bar
+    assert last_bar.endswith(" image/s]")
     assert len(last_bar) <= 100
     assert out.endswith("\rdone\r\n")  # the bar was taken off the line before the print
 
