@@ -422,9 +422,11 @@ class PageCache:
     def _private_directory(self) -> None:
         """Make ``<root>/pages`` (and a missing root) owner-only."""
         try:
-            if not self.root.exists():
+            try:
                 self.root.mkdir(parents=True, mode=0o700)
-                os.chmod(self.root, 0o700)
+                os.chmod(self.root, 0o700)  # ours: owner-only, whatever the umask
+            except FileExistsError:
+                pass  # someone's (or another writer's, a moment ago): left as it is
             self.directory.mkdir(mode=0o700, exist_ok=True)
             os.chmod(self.directory, 0o700)
         except OSError as exc:

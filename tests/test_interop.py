@@ -162,15 +162,20 @@ def test_from_arrow_reads_large_and_view_types() -> None:
     assert frame["nicNetworkType"].dtype == pd.ArrowDtype(NIC_TYPE)
 
 
-def test_a_missing_polars_is_one_line(monkeypatch: pytest.MonkeyPatch, df: pd.DataFrame) -> None:
+def without_module(monkeypatch: pytest.MonkeyPatch, module: str) -> None:
+    """Make ``import <module>`` fail, as on a machine without that extra."""
     real_import = builtins.__import__
 
-    def no_polars(name: str, *args: Any, **kwargs: Any) -> Any:
-        if name == "polars" or name.startswith("polars."):
-            raise ImportError("No module named 'polars'")
+    def refuse(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == module or name.startswith(f"{module}."):
+            raise ImportError(f"No module named {module!r}")
         return real_import(name, *args, **kwargs)
 
-    monkeypatch.setattr(builtins, "__import__", no_polars)
+    monkeypatch.setattr(builtins, "__import__", refuse)
+
+
+def test_a_missing_polars_is_one_line(monkeypatch: pytest.MonkeyPatch, df: pd.DataFrame) -> None:
+    without_module(monkeypatch, "polars")
     with pytest.raises(ConfigError) as caught:
         imgframe.to_polars(df)
     assert str(caught.value) == "Polars is not installed: pip install 'imgframe[polars]'"

@@ -3,7 +3,6 @@ written with write_snapshot; answers in the frame's dtypes; snapshot days pruned
 
 from __future__ import annotations
 
-import builtins
 import importlib
 import json
 import shutil
@@ -19,6 +18,7 @@ from imgframe.errors import ConfigError, DataError, InvalidArgument
 from imgframe.sql import run_sql, sql
 
 from .helpers import client_kwargs
+from .test_interop import without_module
 
 ZONE_COUNTS = {
     "asia-east-1a": 324,
@@ -290,14 +290,7 @@ def test_a_malformed_day_directory_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_missing_duckdb_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    real_import = builtins.__import__
-
-    def no_duckdb(name: str, *args: Any, **kwargs: Any) -> Any:
-        if name == "duckdb" or name.startswith("duckdb."):
-            raise ImportError("No module named 'duckdb'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_duckdb)
+    without_module(monkeypatch, "duckdb")
     with pytest.raises(ConfigError) as caught:
         sql("SELECT 1")
     assert str(caught.value) == "imgframe.sql needs DuckDB: pip install 'imgframe[sql]'"
