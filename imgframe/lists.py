@@ -38,8 +38,9 @@ The accessors (registered on import; a fetched frame has them)::
 and the same as plain functions: :func:`list_labels`, :func:`list_sort_key`
 (``df.sort_values("tags", key=list_sort_key)``), :func:`with_list_labels` (the frame with its
 list columns as labels: then ``groupby``, ``crosstab``, ``pivot_table``, ``merge``... are plain
-pandas), :func:`tag_value`, :func:`has_tag`. One million rows of ``nicNetworkType`` encode in
-about 0.2 s.
+pandas), :func:`tag_value`, :func:`has_tag`. On one million rows: ``value_counts`` of
+``nicNetworkType`` 0.1 s, of ``tags`` 0.3 s, ``contains`` 0.03 s, ``tag`` 0.05 s (``astype(str)``
+then ``value_counts``: 25 s).
 """
 
 from __future__ import annotations
