@@ -44,6 +44,7 @@ from .errors import (
 
 if TYPE_CHECKING:
     from . import sandbox
+    from .cache import PageCache
     from .charts import save_charts, summary_chart, summary_charts, trend_chart
     from .client import Client, fetch_images, fetch_images_raw, fetch_zones
     from .diff import diff_snapshots
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
         write_parquet,
     )
     from .frame import (
+        concat_frames,
         empty_frame,
         explode_tags,
         frame_from_records,
@@ -70,13 +72,36 @@ if TYPE_CHECKING:
         status_trend,
         write_snapshot,
     )
+    from .interop import (
+        for_excel,
+        from_arrow,
+        from_polars,
+        to_arrow,
+        to_polars,
+    )
     from .inventory import fetch_custom_images, fetch_instances, fetch_inventory
+    from .lists import has_tag, list_labels, list_sort_key, tag_value, with_list_labels
     from .parse import RawPage, load_pages, save_pages
     from .report import build_report
+    from .sql import run_sql, sql
     from .summary import summarize
     from .transport import RetryPolicy, Timeouts
 
 _LAZY = {
+    "PageCache": "cache",
+    "concat_frames": "frame",
+    "for_excel": "interop",
+    "from_arrow": "interop",
+    "from_polars": "interop",
+    "to_arrow": "interop",
+    "to_polars": "interop",
+    "has_tag": "lists",
+    "list_labels": "lists",
+    "list_sort_key": "lists",
+    "tag_value": "lists",
+    "with_list_labels": "lists",
+    "run_sql": "sql",
+    "sql": "sql",
     "Client": "client",
     "RawPage": "parse",
     "RetryPolicy": "transport",
@@ -135,6 +160,7 @@ __all__ = [
     "NetworkError",
     "NotFoundError",
     "NotListedError",
+    "PageCache",
     "PermissionDeniedError",
     "RateLimitError",
     "RawPage",
@@ -145,6 +171,7 @@ __all__ = [
     "TransportError",
     "__version__",
     "build_report",
+    "concat_frames",
     "diff_snapshots",
     "diff_store",
     "empty_frame",
@@ -155,22 +182,34 @@ __all__ = [
     "fetch_instances",
     "fetch_inventory",
     "fetch_zones",
+    "for_excel",
     "frame_from_records",
+    "from_arrow",
+    "from_polars",
+    "has_tag",
+    "list_labels",
     "list_snapshots",
+    "list_sort_key",
     "load_pages",
     "normalize_pages",
     "read_export",
     "read_export_metadata",
     "read_snapshots",
+    "run_sql",
     "sandbox",
     "save_charts",
     "save_pages",
+    "sql",
     "status_trend",
     "summarize",
     "summary_chart",
     "summary_charts",
     "tag_columns",
+    "tag_value",
+    "to_arrow",
+    "to_polars",
     "trend_chart",
+    "with_list_labels",
     "write_csv",
     "write_export",
     "write_exports",

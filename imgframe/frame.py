@@ -27,7 +27,7 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -38,6 +38,7 @@ from .errors import DataQualityWarning, InvalidArgument
 from .parse import RawPage, conform, load_pages, parse_pages, records_from_dicts
 from .schema import CATEGORICAL_COLUMNS, IMAGE_FIELDS, ZONE_FIELDS, ZONE_JOIN_COLUMNS
 from .schema.arrow import (
+    ARROW_ERRORS,
     CATEGORY_TYPE,
     RECORD_SCHEMA,
     TAGS_TYPE,
@@ -210,31 +211,79 @@ def listing_frame(
     return frame
 
 
-def concat_frames(frames: Sequence[pd.DataFrame]) -> pd.DataFrame:
-    """Frames of the same kind (several accounts, say) one after the other, dtypes kept:
-    categoricals get the union of their categories (pandas' own ``concat`` turns differing
-    ones into ``object``), Arrow lists stay Arrow lists. ``attrs`` are not carried over.
+def concat_frames(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """``pd.concat`` that keeps the frame's dtypes (several accounts, zones or days in one).
 
-    >>> a = frame_from_records([{"imageId": "a", "osType": "linux"}], zone_id="z1")
-    >>> b = frame_from_records([{"imageId": "b", "osType": "bsd"}], zone_id="z2")
+    ``pd.concat`` of two frames whose categoricals differ in categories (a one-zone frame and
+    an all-zones frame: their ``zoneId``, ``imageStatus``... hold different values) falls
+    back to ``str`` or ``object`` columns whose missing value is ``NaN``, beside ``string``
+    and ``Int64`` columns whose missing value is ``pd.NA``. This puts frames one after the
+    other in the frame's dtypes: categoricals with the union of the
+    categories (in order of appearance), every missing value ``NA`` of its dtype, a fresh
+    ``RangeIndex``. A column some frames lack is missing (``NA``) in their rows; ``tags`` is
+    ``[]`` there, as in any frame. Columns come in the order of the frame that has the most,
+    then any others by first appearance. ``attrs`` are not kept (they describe one fetch).
+
+    >>> a = frame_from_records([{"imageId": "a", "imageStatus": "AVAILABLE"}], zone_id="z1")
+    >>> b = frame_from_records([{"imageId": "b", "imageStatus": None}], zone_id="z2")
     >>> both = concat_frames([a, b])
-    >>> both["osType"].tolist(), str(both["osType"].dtype)
-    (['linux', 'bsd'], 'category')
+    >>> str(both["zoneId"].dtype), list(both["zoneId"].cat.categories)
+    ('category', ['z1', 'z2'])
+    >>> both["imageStatus"].tolist()
+    ['AVAILABLE', nan]
     """
-    if len(frames) == 1:
-        return frames[0].copy()
-    tables = [_plain_categories(pa.Table.from_pandas(f, preserve_index=False)) for f in frames]
-    table = pa.concat_tables(tables, promote_options="permissive").unify_dictionaries()
-    frame: pd.DataFrame = table.to_pandas(types_mapper=pandas_dtype)
-    return frame
+    given = list(frames)
+    if not given:
+        raise InvalidArgument("concat_frames: no frames given")
+    tables = [_plain_categories(pa.Table.from_pandas(f, preserve_index=False)) for f in given]
+    widest = max(tables, key=lambda t: t.num_columns)
+    order = list(
+        dict.fromkeys([*widest.column_names, *(n for t in tables for n in t.column_names)])
+    )
+    types: dict[str, pa.DataType] = {}
+    for table in tables:
+        for field in table.schema:
+            if not pa.types.is_null(field.type):
+                types.setdefault(field.name, field.type)
+    aligned = []
+    for table in tables:
+        columns = []
+        for name in order:
+            wanted = types.get(name, pa.null())
+            if name in table.column_names:
+                column = table.column(name)
+                if column.type != wanted:
+                    try:
+                        column = column.cast(wanted)
+                    except ARROW_ERRORS as exc:
+                        raise InvalidArgument(
+                            f"concat_frames: column {name!r} is {column.type} in one frame "
+                            f"and {wanted} in another"
+                        ) from exc
+            elif name == "tags" and pa.types.is_list(wanted):
+                empty = pa.ListArray.from_arrays(
+                    pa.array(np.zeros(table.num_rows + 1, np.int32)),
+                    pa.array([], wanted.value_type),
+                    type=wanted,
+                )
+                column = pa.chunked_array([empty], type=wanted)
+            else:
+                column = pa.chunked_array([pa.nulls(table.num_rows, wanted)], type=wanted)
+            columns.append(column)
+        aligned.append(pa.Table.from_arrays(columns, names=order))
+    combined = pa.concat_tables(aligned).unify_dictionaries()
+    return cast(pd.DataFrame, combined.to_pandas(types_mapper=pandas_dtype))
 
 
 def _plain_categories(table: pa.Table) -> pa.Table:
     """Every dictionary column as ``dictionary<int32, string>`` (pandas picks int8 codes, and
-    a null dictionary for an all-NA column, which Arrow cannot unify), no pandas metadata."""
+    a null dictionary for an all-NA column, which Arrow cannot unify), text as ``string``,
+    no pandas metadata."""
     columns = [
         decoded_dictionary(column.combine_chunks()).dictionary_encode().cast(CATEGORY_TYPE)
         if pa.types.is_dictionary(column.type)
+        else column.cast(pa.string())  # pandas' own str dtype arrives as large_string
+        if pa.types.is_large_string(column.type)
         else column
         for column in table.columns
     ]
