@@ -384,6 +384,7 @@ class Client:
             id_column=spec.id_column,
             max_concurrency=self.max_concurrency,
             slots=self.slots,
+            unit=spec.noun.removesuffix("s"),
             **options,
         )
 

@@ -34,6 +34,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from . import lists  # noqa: F401  (registers the .imgframe accessors on every frame)
 from .errors import DataQualityWarning, InvalidArgument
 from .parse import RawPage, conform, load_pages, parse_pages, records_from_dicts
 from .schema import CATEGORICAL_COLUMNS, IMAGE_FIELDS, ZONE_FIELDS, ZONE_JOIN_COLUMNS

@@ -59,7 +59,7 @@ import pyarrow.compute as pc
 from .errors import ResponseDataError
 from .filters import check_page_size, check_repages
 from .parse import ParsedPage, RawPage, parse_page
-from .progress import ProgressBar
+from .progress import ProgressBar, fetch_description
 from .transport import Slots, Transport
 
 __all__ = ["MAX_TOTAL", "Listing", "ListingReport", "Pager", "PagingResult"]
@@ -174,6 +174,7 @@ class Pager:
         progress: bool | None = None,
         max_total: int = MAX_TOTAL,
         slots: Slots | None = None,
+        unit: str = "image",
     ) -> None:
         self.transport = transport
         self.action = action
@@ -186,6 +187,8 @@ class Pager:
         self.verify = verify
         self.progress = progress
         self.max_total = max_total
+        #: What the progress bar counts ("image", "instance").
+        self.unit = unit
         #: Shared with other pagers of the same client(s): one bound on requests in flight.
         self.slots = slots or Slots(max_concurrency)
         self._cancel = threading.Event()
@@ -198,7 +201,14 @@ class Pager:
         request_ids: list[str] = []
         pending: dict[_PageFuture, tuple[Listing, int, int]] = {}
         window = max(2 * self.max_concurrency, 2)
-        bar = ProgressBar(self.progress)
+        zones = sum(1 for key in by_key if key)
+        bar = ProgressBar(
+            self.progress,
+            fetch_description(self.action, zones) if zones else self.action,
+            listings=len(by_key),
+            page_size=self.page_size,
+            unit=self.unit,
+        )
         with ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="imgframe-page") as pool:
 
             def submit(listing: Listing) -> None:
@@ -230,7 +240,6 @@ class Pager:
                             continue  # a page of an abandoned pass
                         if parsed.request_id:
                             request_ids.append(parsed.request_id)
-                        bar.update(1)
                         self._receive(listing, page_num, parsed, raw, bar)
                         in_flight = any(lst is listing for lst, _, _ in pending.values())
                         done = listing.next_page > listing.final_page and not in_flight
@@ -317,12 +326,13 @@ class Pager:
         if page_num == 1:
             listing.total = parsed.total_count
             listing.page_count = max(1, math.ceil(parsed.total_count / self.page_size))
-            bar.add_total(listing.page_count)
+            bar.expect(listing.key, parsed.total_count)
         elif rows and _first_id(parsed, self.id_column) == _first_id(
             listing.pages.get(1), self.id_column
         ):
             self._stop(listing, page_num - 1, "the pages repeat page 1 (pageNum ignored?)")
-            return
+            return  # a repeated page is not counted
+        bar.advance(rows, listing.key)
         if rows < self.page_size and page_num < listing.final_page:
             self._stop(listing, page_num, f"page {page_num} held {rows} of {self.page_size}")
 

@@ -233,11 +233,11 @@ def assert_one_clean_line_each(nb: nbformat.NotebookNode) -> None:
             "data": {"text/plain": "DescribeImages, 2 zones: 100% 3,000/3,000 images"},
         }
     ]
-    # The fetch still uses the older page calls: 8 zones' pages, one line at the end.
+    # The fetch counts images (1,000 in the sandbox's 8 zones): one line at the end.
     assert len(cells[2]) == 1
     (fetched,) = cells[2]
     assert fetched["output_type"] == "display_data"
-    assert fetched["data"] == {"text/plain": "100% 14/14 pages"}
+    assert fetched["data"] == {"text/plain": "DescribeImages, 8 zones: 100% 1,000/1,000 images"}
     text = repr(cells)
     assert "\\r" not in text
     assert "stderr" not in text
