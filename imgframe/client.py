@@ -8,20 +8,32 @@ pooled :class:`~imgframe.transport.Transport`, and pages every listing with a
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import hashlib
 import logging
 import os
 import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 import pandas as pd
 
+from .cache import PageCache, Refresh, TtlLike, parse_ttl
 from .credentials import resolve_credentials, resolve_endpoint
 from .defaults import DEFAULT_CONCURRENCY, DEFAULT_PAGE_SIZE
-from .errors import ConsistencyWarning, IncompleteError, InvalidArgument, NotListedError
+from .errors import (
+    ConsistencyWarning,
+    DataError,
+    ExportError,
+    ImgframeWarning,
+    IncompleteError,
+    InvalidArgument,
+    NotListedError,
+)
 from .filters import (
     CUSTOM_IMAGE_FILTERS,
     IMAGE_FILTERS,
@@ -40,7 +52,7 @@ from .filters import (
     filter_signature,
 )
 from .frame import frame_from_tables, listing_frame, zones_frame
-from .paging import Listing, ListingReport, Pager, PagingResult
+from .paging import Listing, ListingReport, Pager, PagingResult, replay
 from .parse import (
     CUSTOM_IMAGES,
     IMAGES,
@@ -75,6 +87,50 @@ class ConnectionArgs(TypedDict, total=False):
     max_concurrency: int
     clock: Callable[[], float]
     slots: Slots | None
+
+
+class _CacheUse:
+    """The page cache as one call uses it: the TTL, the refresh policy, and what it found."""
+
+    def __init__(self, ttl: TtlLike | None, refresh: Refresh, store: PageCache | None) -> None:
+        if refresh not in (None, "force", "offline"):
+            raise InvalidArgument(f"refresh must be None, 'force' or 'offline', not {refresh!r}")
+        if ttl is not None:
+            parse_ttl(ttl)  # a bad TTL fails before any request
+        self.ttl = ttl
+        self.refresh = refresh
+        self.store = store or PageCache()
+        #: One record per listing run: its key, whether it came from the cache, its age.
+        self.used: list[dict[str, Any]] = []
+
+    @classmethod
+    def of(
+        cls, ttl: TtlLike | None, refresh: Refresh, store: PageCache | None = None
+    ) -> _CacheUse | None:
+        return None if ttl is None and refresh is None else cls(ttl, refresh, store)
+
+    def hit(self, key: str) -> tuple[list[RawPage], datetime, float] | None:
+        """The kept pages of ``key`` this policy may use (None: fetch), or the offline error."""
+        if self.refresh == "force":
+            return None
+        found = self.store.get(key, None if self.refresh == "offline" else self.ttl)
+        if found is None and self.refresh == "offline":
+            raise DataError(
+                f"offline: nothing is cached for this query in {self.store.directory}; run it "
+                "once online with a cache TTL (cache='15m', --cache 15m) first"
+            )
+        return None if found is None else (found.pages, found.fetched_at, found.age)
+
+    def keep(self, key: str, pages: list[RawPage]) -> datetime | None:
+        """Store the pages of a complete, settled run (only with a TTL); failing warns.
+        Returns the time the entry records as the fetch's (None: nothing kept)."""
+        if self.ttl is None:
+            return None
+        try:
+            return self.store.put(key, pages).fetched_at
+        except ExportError as exc:
+            warnings.warn(f"the page cache was not written: {exc}", ImgframeWarning, stacklevel=4)
+            return None
 
 
 class Client:
@@ -148,14 +204,89 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def fetch_zones(self, zone_ids: Iterable[str] | None = None) -> pd.DataFrame:
-        """The zones (DescribeZones) as a DataFrame, one row per zone, sorted by ``zoneId``."""
+    def fetch_zones(
+        self,
+        zone_ids: Iterable[str] | None = None,
+        *,
+        cache: TtlLike | None = None,
+        refresh: Refresh = None,
+    ) -> pd.DataFrame:
+        """The zones (DescribeZones) as a DataFrame, one row per zone, sorted by ``zoneId``
+        (``cache``/``refresh`` as for :meth:`fetch_images`)."""
+        return self._zones(zone_ids, _CacheUse.of(cache, refresh))
+
+    def _zones(self, zone_ids: Iterable[str] | None, use: _CacheUse | None) -> pd.DataFrame:
         params: dict[str, Any] = {}
         if zone_ids is not None:
             params["zoneIds"] = [check_zone_id(z) for z in zone_ids]
+        key = None if use is None else self._cache_key(use, "DescribeZones", params)
+        found = None if use is None or key is None else use.hit(key)
+        if found is not None:
+            return zones_frame(parse_zones(found[0][0].body))
+        bodies: list[bytes] = []
+
+        def parse(body: bytes) -> list[dict[str, Any]]:
+            zones = parse_zones(body)
+            bodies.append(body)
+            return zones
+
         # One of the requests in flight, like every page.
-        zones = self.transport.call("DescribeZones", params, parse=parse_zones, slots=self.slots)
+        zones = self.transport.call("DescribeZones", params, parse=parse, slots=self.slots)
+        if use is not None and key is not None:
+            use.keep(key, [RawPage("", 1, bodies[-1])])
         return zones_frame(zones)
+
+    def _cache_key(self, use: _CacheUse, action: str, params: Mapping[str, Any]) -> str:
+        """The cache key of one query of this client's account (a profile name, the access
+        key id, or a digest of the token: never a secret)."""
+        creds = self.transport.credentials
+        if self.profile:
+            account = f"profile:{self.profile}"
+        elif creds.access_key_id:
+            account = f"key:{creds.access_key_id}"
+        else:
+            digest = hashlib.sha256((creds.token or "").encode("utf-8")).hexdigest()
+            account = f"token:{digest[:32]}"
+        return use.store.key(self.transport.endpoint, account, action, params)
+
+    def _run(
+        self, spec: PageSpec, pager: Pager, listings: list[Listing], use: _CacheUse | None
+    ) -> PagingResult:
+        """Page ``listings``, or replay them from the cache when ``use`` allows; a complete,
+        settled result is kept for the next call."""
+        if use is None:
+            return pager.run(listings)
+        params = {
+            "listings": {lst.key: dict(lst.params) for lst in listings},
+            "pageSize": pager.page_size,
+        }
+        key = self._cache_key(use, spec.action, params)
+        found = use.hit(key)
+        if found is not None:
+            pages, fetched_at, age = found
+            log.info(
+                "%s: %d cached pages from %s ago, no request (cache %s)",
+                spec.action,
+                len(pages),
+                _age(age),
+                key[:12],
+            )
+            use.used.append({"key": key, "fromCache": True, "ageSeconds": round(age, 1)})
+            return replay(
+                spec.action,
+                [lst.key for lst in listings],
+                pages,
+                pager.parse,
+                fetched_at=fetched_at,
+            )
+        pager.keep_raw = True
+        result = pager.run(listings)
+        if result.complete and all(r.settled for r in result.reports.values()):
+            kept = use.keep(key, result.raw_pages)
+            if kept is not None:  # the frame says the time the cache will replay
+                result = dataclasses.replace(result, fetched_at=kept)
+        use.used.append({"key": key, "fromCache": False, "ageSeconds": 0.0})
+        return result
 
     @filter_signature(IMAGE_FILTERS, ImageFilterArgs)
     def fetch_images(
@@ -168,6 +299,8 @@ class Client:
         max_repages: int = 2,
         verify: bool = False,
         allow_incomplete: bool = False,
+        cache: TtlLike | None = None,
+        refresh: Refresh = None,
         **filters: Unpack[ImageFilterArgs],
     ) -> pd.DataFrame:
         """Every image matching the filters, as a typed DataFrame (see :mod:`imgframe.frame`).
@@ -186,16 +319,24 @@ class Client:
         the frame), unless ``allow_incomplete=True``, which returns the frame with a
         :class:`~imgframe.errors.ConsistencyWarning`.
 
+        ``cache="15m"`` (a TTL: ``"90s"``, ``"2h"``, ``"1d"``...) keeps the raw pages on disk
+        (:class:`~imgframe.cache.PageCache`, keyed by endpoint, account, action and filters,
+        never a secret): within the TTL the same call makes no request, and
+        ``attrs["imgframe"]["cache"]`` says the data's age. ``refresh="force"`` fetches anew
+        (and keeps the pages); ``refresh="offline"`` never asks the API: it uses what is kept,
+        however old, or raises :class:`~imgframe.errors.DataError`.
+
         The frame's ``attrs["imgframe"]`` records the filters, zones, totals, per-zone rows,
         whether the result is complete, request ids, and the requests and retries it took.
         """
         checked = ImageFilters.build(**filters)
         check_page_size(page_size)
         check_repages(max_repages)
+        use = _CacheUse.of(cache, refresh)
         before = self.transport.stats.snapshot()
         with ThreadPoolExecutor(1, thread_name_prefix="imgframe-zones") as side:
             # One zone: its DescribeZones record goes alongside the pages, not before them.
-            zones, single = self._zones_for(zone_id, side)
+            zones, single = self._zones_for(zone_id, side, use)
             result = self._page_images(
                 zones,
                 zone_id,
@@ -205,6 +346,7 @@ class Client:
                 keep_raw=raw_dir is not None,
                 max_repages=max_repages,
                 verify=verify,
+                use=use,
             )
             zones_frame_ = single.result() if single is not None else zones
         if raw_dir is not None:
@@ -219,7 +361,7 @@ class Client:
             notes=notes,
         )
         return self._finish(
-            IMAGES, frame, result, checked, before, notes, page_size, allow_incomplete
+            IMAGES, frame, result, checked, before, notes, page_size, allow_incomplete, use
         )
 
     def _finish(
@@ -232,6 +374,7 @@ class Client:
         notes: list[str],
         page_size: int,
         allow_incomplete: bool,
+        use: _CacheUse | None = None,
     ) -> pd.DataFrame:
         """Record the fetch in ``frame.attrs["imgframe"]``; raise (or warn) when incomplete."""
         reports = result.reports
@@ -252,6 +395,8 @@ class Client:
             "seconds": round(result.seconds, 3),
             **self.transport.stats.since(before),
         }
+        if use is not None:
+            frame.attrs["imgframe"]["cache"] = use.used[-1] if use.used else None
         zones = sum(1 for key in result.keys if key)
         log.info(
             "fetched %d %s from %s in %.2fs",
@@ -316,18 +461,21 @@ class Client:
         ).raw_pages
 
     def _zones_for(
-        self, zone_id: str | Sequence[str], side: ThreadPoolExecutor | None
+        self,
+        zone_id: str | Sequence[str],
+        side: ThreadPoolExecutor | None,
+        use: _CacheUse | None = None,
     ) -> tuple[pd.DataFrame | None, Future[pd.DataFrame] | None]:
         """(the zones to page, or None for one zone; for one zone, its DescribeZones record
         being fetched on ``side``, when given)."""
         if isinstance(zone_id, str):
             if zone_id == "all":
-                zones = self.fetch_zones()
+                zones = self._zones(None, use)
                 if zones.empty:
                     raise NotListedError("DescribeZones listed no zones; nothing to fetch")
                 return zones, None
             check_zone_id(zone_id)
-            return None, side.submit(self._zone_record, zone_id) if side is not None else None
+            return None, side.submit(self._zone_record, zone_id, use) if side is not None else None
         try:
             wanted = list(dict.fromkeys(check_zone_id(z) for z in zone_id))
         except TypeError:
@@ -336,7 +484,7 @@ class Client:
             ) from None
         if not wanted:
             raise InvalidArgument("zone_id is an empty list; give at least one zone or 'all'")
-        known = self.fetch_zones()
+        known = self._zones(None, use)
         missing = [z for z in wanted if z not in set(known["zoneId"])]
         if missing:
             raise NotListedError(
@@ -345,8 +493,8 @@ class Client:
             )
         return known.set_index("zoneId").loc[wanted].reset_index(), None
 
-    def _zone_record(self, zone_id: str) -> pd.DataFrame:
-        zones = self.fetch_zones([zone_id])
+    def _zone_record(self, zone_id: str, use: _CacheUse | None = None) -> pd.DataFrame:
+        zones = self._zones([zone_id], use)
         zones = zones[zones["zoneId"] == zone_id]
         if zones.empty:
             raise NotListedError(f"DescribeZones does not list zone {zone_id}")
@@ -363,18 +511,21 @@ class Client:
         keep_raw: bool,
         max_repages: int = 2,
         verify: bool = False,
+        use: _CacheUse | None = None,
     ) -> PagingResult:
         """Page DescribeImages over the zones listed (or the one zone asked for)."""
         zone_ids = list(zones["zoneId"]) if zones is not None else [str(zone_id)]
         base = filters.to_api()
-        return self._pager(
+        pager = self._pager(
             IMAGES,
             page_size=page_size,
             progress=progress,
             keep_raw=keep_raw,
             max_repages=max_repages,
             verify=verify,
-        ).run([Listing(zone, {"zoneId": zone, **base}) for zone in zone_ids])
+        )
+        listings = [Listing(zone, {"zoneId": zone, **base}) for zone in zone_ids]
+        return self._run(IMAGES, pager, listings, use)
 
     def _pager(self, spec: PageSpec, **options: Any) -> Pager:
         return Pager(
@@ -398,6 +549,8 @@ class Client:
         progress: bool | None = None,
         max_repages: int = 2,
         allow_incomplete: bool = False,
+        cache: TtlLike | None = None,
+        refresh: Refresh = None,
         **filters: Unpack[CustomImageFilterArgs],
     ) -> pd.DataFrame:
         """The account's custom images (DescribeCustomImages, account-wide), one row per
@@ -417,6 +570,7 @@ class Client:
             progress=progress,
             max_repages=max_repages,
             allow_incomplete=allow_incomplete,
+            use=_CacheUse.of(cache, refresh),
         )
 
     @filter_signature(INSTANCE_FILTERS, InstanceFilterArgs)
@@ -428,6 +582,8 @@ class Client:
         progress: bool | None = None,
         max_repages: int = 2,
         allow_incomplete: bool = False,
+        cache: TtlLike | None = None,
+        refresh: Refresh = None,
         **filters: Unpack[InstanceFilterArgs],
     ) -> pd.DataFrame:
         """Instances (DescribeInstances), one row per instance, typed like the image frame:
@@ -456,6 +612,7 @@ class Client:
             progress=progress,
             max_repages=max_repages,
             allow_incomplete=allow_incomplete,
+            use=_CacheUse.of(cache, refresh),
         )
 
     def _account_listing(
@@ -470,6 +627,7 @@ class Client:
         progress: bool | None,
         max_repages: int,
         allow_incomplete: bool,
+        use: _CacheUse | None = None,
     ) -> pd.DataFrame:
         """Page ``spec``'s action once per zone given ("": account-wide, no zone sent) and
         build its frame."""
@@ -477,9 +635,9 @@ class Client:
         check_repages(max_repages)
         before = self.transport.stats.snapshot()
         base = filters.to_api()
-        result = self._pager(
-            spec, page_size=page_size, progress=progress, max_repages=max_repages
-        ).run([Listing(z, {**base, "zoneId": z} if z else base) for z in zones])
+        pager = self._pager(spec, page_size=page_size, progress=progress, max_repages=max_repages)
+        listings = [Listing(z, {**base, "zoneId": z} if z else base) for z in zones]
+        result = self._run(spec, pager, listings, use)
         notes = _settle_notes(result)
         frame = listing_frame(
             result.tables,
@@ -490,7 +648,7 @@ class Client:
             notes=notes,
         )
         return self._finish(
-            spec, frame, result, filters, before, notes, page_size, allow_incomplete
+            spec, frame, result, filters, before, notes, page_size, allow_incomplete, use
         )
 
 
@@ -534,6 +692,8 @@ def fetch_images(
     max_repages: int = 2,
     verify: bool = False,
     allow_incomplete: bool = False,
+    cache: TtlLike | None = None,
+    refresh: Refresh = None,
     **kwargs: Unpack[_ImagesCall],
 ) -> pd.DataFrame:
     """Every image matching the filters as a typed DataFrame; see :meth:`Client.fetch_images`.
@@ -557,6 +717,8 @@ def fetch_images(
         "max_repages": max_repages,
         "verify": verify,
         "allow_incomplete": allow_incomplete,
+        "cache": cache,
+        "refresh": refresh,
     }
     if client is not None:
         return client.fetch_images(zone_id, **options, **filters)
@@ -594,3 +756,12 @@ def fetch_zones(
         return client.fetch_zones(zone_ids)
     with Client(**connection) as temporary:
         return temporary.fetch_zones(zone_ids)
+
+
+def _age(seconds: float) -> str:
+    """``95`` -> ``"1m35s"``: an age for a log line."""
+    minutes, rest = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{rest:02d}s" if minutes else f"{rest}s"

@@ -32,6 +32,7 @@ from typing import Any, Literal, Unpack
 
 import pandas as pd
 
+from .cache import Refresh, TtlLike
 from .client import Client, ConnectionArgs
 from .credentials import list_profiles
 from .defaults import DEFAULT_CONCURRENCY, DEFAULT_PAGE_SIZE
@@ -84,6 +85,8 @@ def fetch_inventory(
     progress: bool | None = None,
     verify: bool = False,
     allow_incomplete: bool = False,
+    cache: TtlLike | None = None,
+    refresh: Refresh = None,
     connection: ConnectionArgs | None = None,
     **filters: Unpack[ImageFilterArgs],
 ) -> pd.DataFrame:
@@ -96,7 +99,9 @@ def fetch_inventory(
     the requests in flight across every account). A profile that fails fails the run,
     naming it, unless ``allow_partial=True``: then the others are kept and
     ``attrs["imgframe"]["failedProfiles"]`` says which failed and why. ``usage=False`` skips
-    DescribeInstances (``instanceCount`` NA). The image filters narrow DescribeImages.
+    DescribeInstances (``instanceCount`` NA). ``cache`` and ``refresh`` apply to every
+    listing, as for :meth:`~imgframe.client.Client.fetch_images`. The image filters narrow
+    DescribeImages.
 
     >>> import imgframe
     >>> with imgframe.sandbox.running(images=500) as sb, imgframe.Client.for_sandbox(sb) as c:
@@ -109,6 +114,8 @@ def fetch_inventory(
         "progress": progress,
         "verify": verify,
         "allow_incomplete": allow_incomplete,
+        "cache": cache,
+        "refresh": refresh,
     }
     if profiles is None:
         if client is not None:
@@ -150,15 +157,15 @@ def _one_account(
     name = profile or client.profile or "default"
     before = client.transport.stats.snapshot()
     with ThreadPoolExecutor(2, thread_name_prefix="imgframe-inventory") as side:
-        customs = side.submit(
-            client.fetch_custom_images, page_size=options["page_size"], progress=False
-        )
+        listing = {
+            "page_size": options["page_size"],
+            "progress": False,
+            "cache": options["cache"],
+            "refresh": options["refresh"],
+        }
+        customs = side.submit(client.fetch_custom_images, **listing)
         instances: Future[pd.DataFrame] | None = (
-            side.submit(
-                client.fetch_instances, zone_id, page_size=options["page_size"], progress=False
-            )
-            if usage
-            else None
+            side.submit(client.fetch_instances, zone_id, **listing) if usage else None
         )
         images = client.fetch_images(zone_id, **options, **filters)
         custom = customs.result()

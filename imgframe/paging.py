@@ -62,7 +62,7 @@ from .parse import ParsedPage, RawPage, parse_page
 from .progress import ProgressBar, fetch_description
 from .transport import Slots, Transport
 
-__all__ = ["MAX_TOTAL", "Listing", "ListingReport", "Pager", "PagingResult"]
+__all__ = ["MAX_TOTAL", "Listing", "ListingReport", "Pager", "PagingResult", "replay"]
 
 log = logging.getLogger("imgframe.paging")
 
@@ -436,3 +436,46 @@ def _drop_duplicate_ids(table: pa.Table, id_column: str) -> pa.Table:
     ids = table.column(id_column).to_pandas()
     keep = ~ids.duplicated(keep="last").to_numpy()
     return table.filter(pa.array(keep))
+
+
+def replay(
+    action: str,
+    keys: Sequence[str],
+    pages: Sequence[RawPage],
+    parse: Callable[[bytes], ParsedPage],
+    *,
+    fetched_at: datetime,
+) -> PagingResult:
+    """The result of paging ``keys`` again from pages kept of a complete, settled run (a
+    cache entry): each listing's pages in order, parsed with ``parse``, no request made.
+
+    Pages of a key not in ``keys`` are a :class:`ResponseDataError` (the entry is not of
+    this query), as is a listing without pages.
+    """
+    by_key: dict[str, list[RawPage]] = {key: [] for key in keys}
+    for page in pages:
+        if page.zone_id not in by_key:
+            raise ResponseDataError(f"{action}: a kept page of {page.zone_id!r} was not asked for")
+        by_key[page.zone_id].append(page)
+    tables, totals, reports, request_ids = [], {}, {}, []
+    for key, kept in by_key.items():
+        if not kept:
+            raise ResponseDataError(f"{action}: no kept pages of {key or 'the listing'}")
+        parsed = [parse(p.body) for p in sorted(kept, key=lambda p: p.page_num)]
+        table = pa.concat_tables([p.records for p in parsed], promote_options="permissive")
+        total = parsed[0].total_count
+        tables.append(table)
+        totals[key] = total
+        reports[key] = ListingReport(total, table.num_rows, 1, True, True)
+        request_ids += [p.request_id for p in parsed if p.request_id]
+    return PagingResult(
+        action=action,
+        keys=list(by_key),
+        tables=tables,
+        totals=totals,
+        reports=reports,
+        request_ids=request_ids,
+        raw_pages=list(pages),
+        fetched_at=fetched_at,
+        seconds=0.0,
+    )

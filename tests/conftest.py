@@ -59,7 +59,7 @@ def client(sb: sandbox.Sandbox) -> Iterator[imgframe.Client]:
 
 @pytest.fixture(autouse=True)
 def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Tests never see the developer's own Zenlayer credentials or profile files."""
+    """Tests never see the developer's own Zenlayer credentials, profile files or cache."""
     for name in (
         "ZENLAYER_ACCESS_KEY_ID",
         "ZENLAYER_ACCESS_KEY_SECRET",
@@ -71,6 +71,9 @@ def _no_ambient_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    # ... nor their page cache: each test has its own (under the temporary home).
+    monkeypatch.delenv("IMGFRAME_CACHE_DIR", raising=False)
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
 
 
 @pytest.fixture

@@ -31,6 +31,7 @@ from .app import (
 from .commands import charts, diff, export, report, snapshot, summary, zones
 from .options import split_list
 from .serve import sandbox_command
+from .tools import cache, sql
 
 __all__ = ["cli", "main"]
 
@@ -53,6 +54,14 @@ __all__ = ["cli", "main"]
 )
 @click.option(
     "--sandbox-seed", type=int, default=7, show_default=True, help="Catalog seed for --sandbox."
+)
+@click.option(
+    "--sandbox-day",
+    type=click.IntRange(0, 3650),
+    default=0,
+    show_default=True,
+    help="Day of the --sandbox catalog: each day some images are added, removed or change "
+    "(snapshot on day 0, then on day 1, and diff the two).",
 )
 @click.option(
     "--profile",
@@ -92,6 +101,7 @@ def cli(
     sandbox: bool,
     sandbox_images: int,
     sandbox_seed: int,
+    sandbox_day: int,
     profiles: tuple[str, ...],
     all_profiles: bool,
     endpoint: str | None,
@@ -119,6 +129,7 @@ def cli(
         sandbox=sandbox,
         sandbox_images=sandbox_images,
         sandbox_seed=sandbox_seed,
+        sandbox_day=sandbox_day,
         profiles=split_list(profiles),
         all_profiles=all_profiles,
         endpoint=endpoint,
@@ -137,9 +148,28 @@ def cli(
         ]
         if clash:
             raise click.UsageError(f"--sandbox cannot be combined with {', '.join(clash)}")
+    else:
+        alone = [
+            flag_of(ctx, n)
+            for n in ("sandbox_images", "sandbox_seed", "sandbox_day")
+            if given_on_command_line(ctx, n)
+        ]
+        if alone:
+            raise click.UsageError(f"{', '.join(alone)} only apply with --sandbox")
 
 
-for _command in (zones, export, summary, charts, report, snapshot, diff, sandbox_command):
+for _command in (
+    zones,
+    export,
+    summary,
+    charts,
+    report,
+    snapshot,
+    diff,
+    sql,
+    cache,
+    sandbox_command,
+):
     cli.add_command(_command)
 
 

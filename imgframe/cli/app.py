@@ -100,6 +100,7 @@ class Settings:
     sandbox: bool = False
     sandbox_images: int = 2000
     sandbox_seed: int = 7
+    sandbox_day: int = 0
     profiles: list[str] = field(default_factory=list)
     all_profiles: bool = False
     endpoint: str | None = None
@@ -123,7 +124,9 @@ class Settings:
                 from .. import sandbox
 
                 server = self.stack.enter_context(
-                    sandbox.running(images=self.sandbox_images, seed=self.sandbox_seed)
+                    sandbox.running(
+                        images=self.sandbox_images, seed=self.sandbox_seed, day=self.sandbox_day
+                    )
                 )
                 client = Client.for_sandbox(server, max_concurrency=max_concurrency)
             else:

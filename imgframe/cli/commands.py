@@ -151,7 +151,7 @@ def export(
             changes = diff_store(store)
     frame = load_images(settings, source)
     zones = zones_of(frame) if source.path is not None else source.requested_zones
-    result = plan.write(frame, zones=zones, source=source.path, changes=changes)
+    result = plan.write(frame, zones=zones, source=source.label, changes=changes)
     if settings.metrics is not None:
         settings.metrics.bytes_written = result.bytes
     for written in result.files:
@@ -296,7 +296,7 @@ def report(
         max_rows=max_rows,
         max_list_rows=max_list_rows,
         store=store,
-        source=source.path,
+        source=source.label,
         **options,
     )
     show(settings, paths.html)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -82,6 +83,8 @@ _FETCH_PARAMS = (
     "allow_incomplete",
     "allow_partial",
     "no_usage",
+    "cache_ttl",
+    "refresh",
     "fail_on_empty",
     "metrics_file",
 )
@@ -95,9 +98,10 @@ def fetch_options(command: F) -> F:
         click.option(
             "--from",
             "source",
-            type=click.Path(exists=True, path_type=Path),
+            metavar="PATH",
             help="Read images from an earlier export (Parquet file or dataset, CSV, CSV.gz, "
-            "JSONL) instead of the API; the API filters cannot be combined with it.",
+            "JSONL) or a snapshot store (its latest day, or STORE@YYYY-MM-DD) instead of the "
+            "API; the API filters cannot be combined with it.",
         ),
         click.option(
             "--from-raw-formulas",
@@ -152,6 +156,19 @@ def fetch_options(command: F) -> F:
             help="Skip DescribeInstances: no instanceCount (NA), one listing fewer per account.",
         ),
         click.option(
+            "--cache",
+            "cache_ttl",
+            metavar="TTL",
+            help="Keep the API's pages on disk and reuse them for TTL (90s, 15m, 2h, 1d): a "
+            "repeated command within it makes no request (see `imgframe cache list`).",
+        ),
+        click.option(
+            "--refresh",
+            type=click.Choice(["force", "offline"]),
+            help="With the cache: force fetches anew (and keeps the pages); offline never asks "
+            "the API and uses what is kept, however old.",
+        ),
+        click.option(
             "--fail-on-empty",
             is_flag=True,
             help="Exit 4, writing nothing, when no image matches (for scheduled runs).",
@@ -184,6 +201,18 @@ class Source:
     usage: bool = True
     fail_on_empty: bool = False
     metrics_file: Path | None = None
+    cache: str | None = None
+    refresh: str | None = None
+    #: ``--from`` names a snapshot store: read its day ``day`` (None: the latest).
+    store: bool = False
+    day: date | None = None
+
+    @property
+    def label(self) -> str | None:
+        """What ``--from`` read, as said in messages and manifests."""
+        if self.path is None:
+            return None
+        return f"{self.path}@{self.day.isoformat()}" if self.store and self.day else str(self.path)
 
     @property
     def requested_zones(self) -> list[str] | None:
@@ -216,6 +245,13 @@ def read_source(kwargs: dict[str, Any]) -> Source:
             )
     elif params["from_raw_formulas"]:
         raise click.UsageError("--from-raw-formulas only applies with --from")
+    if params["refresh"] == "force" and params["cache_ttl"] is None:
+        raise click.UsageError("--refresh force needs --cache TTL (what to keep the pages for)")
+    if params["cache_ttl"] is not None:
+        from ..cache import parse_ttl
+
+        parse_ttl(params["cache_ttl"])
+    path, store, day = _source_of(params["source"])
     filters = {spec.name: _filter_value(spec, params[spec.name]) for spec in IMAGE_FILTERS}
     ImageFilters.build(**filters)
     for zone in zone_ids:
@@ -226,7 +262,11 @@ def read_source(kwargs: dict[str, Any]) -> Source:
             settings.metrics = RunMetrics(command=ctx.command.name or "imgframe")
             settings.metrics_path = params["metrics_file"]
     return Source(
-        path=params["source"],
+        path=path,
+        store=store,
+        day=day,
+        cache=params["cache_ttl"],
+        refresh=params["refresh"],
         raw_formulas=params["from_raw_formulas"],
         zone_ids=zone_ids,
         filters=filters,
@@ -241,6 +281,32 @@ def read_source(kwargs: dict[str, Any]) -> Source:
     )
 
 
+def _source_of(value: str | None) -> tuple[Path | None, bool, date | None]:
+    """``--from``'s (path, is a snapshot store, its day): a file or dataset, a store (its
+    latest day), or ``STORE@YYYY-MM-DD``; a usage error when there is no such thing."""
+    if value is None:
+        return None, False, None
+    path = Path(value)
+    if path.exists():
+        return path, _is_store(path), None
+    head, at, day = value.rpartition("@")
+    if at and Path(head).is_dir():
+        if not _is_store(Path(head)):
+            raise click.BadParameter(f"{head} is not a snapshot store", param_hint="--from")
+        try:
+            return Path(head), True, date.fromisoformat(day)
+        except ValueError:
+            raise click.BadParameter(
+                f"{day!r} is not a date (YYYY-MM-DD) in {value}", param_hint="--from"
+            ) from None
+    raise click.BadParameter(f"{value} does not exist", param_hint="--from")
+
+
+def _is_store(path: Path) -> bool:
+    """A directory holding ``snapshot_date=...`` days (what ``imgframe snapshot`` writes)."""
+    return path.is_dir() and any(p.name.startswith("snapshot_date=") for p in path.iterdir())
+
+
 def load_images(settings: Settings, source: Source) -> pd.DataFrame:
     """The frame a data command works on: read from ``--from``, or fetched from the API.
 
@@ -251,8 +317,11 @@ def load_images(settings: Settings, source: Source) -> pd.DataFrame:
     if source.path is not None:
         from ..export import read_export
 
-        frame = read_export(source.path, neutralized_formulas=not source.raw_formulas)
-        where = f"in {source.path}"
+        if source.store:
+            frame = _store_day(source.path, source.day)
+        else:
+            frame = read_export(source.path, neutralized_formulas=not source.raw_formulas)
+        where = f"in {source.label}"
     else:
         from ..filters import ImageFilters
         from ..inventory import fetch_inventory
@@ -263,6 +332,8 @@ def load_images(settings: Settings, source: Source) -> pd.DataFrame:
             "verify": source.verify,
             "allow_incomplete": source.allow_incomplete,
             "progress": False if settings.quiet else None,
+            "cache": source.cache,
+            "refresh": source.refresh,
             **source.filters,
         }
         zone_id = source.zone_ids or "all"
@@ -300,4 +371,26 @@ def load_images(settings: Settings, source: Source) -> pd.DataFrame:
         if source.fail_on_empty:
             raise EmptyResultError(message + "; nothing was written (--fail-on-empty)")
         say(settings, f"imgframe: {message}")
+    return frame
+
+
+def _store_day(store: Path, day: date | None) -> pd.DataFrame:
+    """One day of a snapshot store (the latest by default) as the frame it was written from:
+    without the store's ``snapshot_date`` and ``snapshotAt``."""
+    from ..errors import DataError
+    from ..history import list_snapshots, read_snapshots
+
+    days = list_snapshots(store)
+    if not days:
+        raise DataError(f"the snapshot store {store} holds no snapshot yet")
+    chosen = days[-1] if day is None else day
+    if chosen not in days:
+        shown = ", ".join(d.isoformat() for d in days[-5:])
+        raise DataError(
+            f"the snapshot store {store} has no snapshot of {chosen.isoformat()} "
+            f"({len(days)} days, the latest: {shown})"
+        )
+    frame = read_snapshots(store, since=chosen, until=chosen)
+    frame = frame.drop(columns=[c for c in ("snapshot_date", "snapshotAt") if c in frame])
+    frame.attrs["imgframe"] = {"source": f"{store}@{chosen.isoformat()}"}
     return frame
