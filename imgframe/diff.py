@@ -1,13 +1,15 @@
 """What changed between two frames: images added, removed, and each changed field.
 
-Diffs key images by ``(zoneId, imageId)`` (or any ``key``) and compare values, not objects:
+Diffs key images by ``(profile, zoneId, imageId)`` (``(zoneId, imageId)`` for frames without
+``profile``, or any ``key``) and compare values, not objects:
 ``tags`` as a set of (key, value) pairs (a missing ``tags`` is the same as no tags, as in the
 frame), other list columns such as ``nicNetworkType`` as sets of their items, so reordering
 is not a change; NA against NA is unchanged, NA against a value (an empty list included) is a
-change. ``fetchedAt``, ``snapshotAt`` and ``snapshot_date`` are never compared, and the
-inventory's ``instanceCount`` only when named in ``fields``: usage moves every day, and a
-diff of the catalogue would drown in it. Matching and
-comparing run in Arrow, column by column, never row by row in Python.
+change. ``fetchedAt``, ``snapshotAt`` and ``snapshot_date`` are never compared. The
+inventory's ``instanceCount`` changes only when an image becomes used or unused (0 against
+more than 0; the counts are shown): usage moves every day, and a diff of the catalogue would
+drown in it; an unknown count (NA: usage not fetched) is no change. Matching and comparing
+run in Arrow, column by column, never row by row in Python.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from .schema.arrow import ARROW_ERRORS, STRING, decoded_dictionary, small_offset
 __all__ = ["SnapshotDiff", "check_unique", "diff_snapshots"]
 
 _NOT_COMPARED = frozenset({"fetchedAt", "snapshotAt", "snapshot_date"})
-#: Compared only when asked for by name.
-_VOLATILE = frozenset({"instanceCount"})
+#: Compared by whether anything uses the image, not by the count.
+_USAGE = "instanceCount"
 
 
 def check_unique(df: pd.DataFrame, key: Sequence[str], error: type[Exception], where: str) -> None:
@@ -153,15 +155,17 @@ def diff_snapshots(
     old: pd.DataFrame,
     new: pd.DataFrame,
     *,
-    key: Sequence[str] = ("zoneId", "imageId"),
+    key: Sequence[str] | None = None,
     fields: Sequence[str] | None = None,
 ) -> SnapshotDiff:
     """Compare two snapshots (frames, or one day each of :func:`read_snapshots`) image by image.
 
-    ``fields`` limits the comparison (default: every column of either side except the key,
-    ``fetchedAt``/``snapshotAt``/``snapshot_date`` and ``instanceCount``). A column only one
-    side has is compared against NA. Raises :class:`InvalidArgument` for a key or field
-    neither frame has and :class:`DataError` when a key repeats within a snapshot.
+    ``key`` (default: ``profile``, ``zoneId``, ``imageId``, without ``profile`` unless both
+    frames have it) identifies an image. ``fields`` limits the comparison (default: every
+    column of either side except the key and ``fetchedAt``/``snapshotAt``/``snapshot_date``).
+    A column only one side has is compared against NA. Raises :class:`InvalidArgument` for
+    a key or field neither frame has and :class:`DataError` when a key repeats within a
+    snapshot.
 
     >>> from imgframe.frame import frame_from_records
     >>> old = frame_from_records([
@@ -176,6 +180,9 @@ def diff_snapshots(
     >>> d.changed.to_dict("records")
     [{'zoneId': 'z', 'imageId': 'a', 'field': 'imageStatus', 'old': 'CREATING', 'new': 'AVAILABLE'}]
     """
+    if key is None:
+        both = "profile" in old.columns and "profile" in new.columns
+        key = ("profile", "zoneId", "imageId") if both else ("zoneId", "imageId")
     key = tuple(key)
     if not key:
         raise InvalidArgument("diff_snapshots: the key needs at least one column")
@@ -214,7 +221,7 @@ def _fields_to_compare(
 ) -> list[str]:
     if fields is None:
         names = list(dict.fromkeys([*new.columns, *old.columns]))
-        return [n for n in names if n not in key and n not in _NOT_COMPARED | _VOLATILE]
+        return [n for n in names if n not in key and n not in _NOT_COMPARED]
     fields = [fields] if isinstance(fields, str) else list(fields)
     unknown = [f for f in fields if f not in old.columns and f not in new.columns]
     if unknown:
@@ -298,6 +305,11 @@ def _arrow(series: pd.Series) -> pa.Array:
 def _differs(before: pa.Array, after: pa.Array, name: str) -> np.ndarray[Any, Any]:
     """True where the values differ; NA equals NA, NA differs from any value."""
     kind = before.type
+    if name == _USAGE and pa.types.is_integer(kind):
+        used_before, used_after = pc.greater(before, 0), pc.greater(after, 0)
+        known = pc.and_(pc.is_valid(before), pc.is_valid(after))
+        flipped = pc.and_(known, pc.not_equal(used_before, used_after))
+        return np.array(flipped.fill_null(False).to_numpy(zero_copy_only=False), dtype=bool)
     if pa.types.is_list(kind) or pa.types.is_large_list(kind):
         try:
             return _lists_differ(before, after, null_is_empty=name == "tags")

@@ -732,10 +732,11 @@ def test_snapshot_diff_and_report_over_two_days(
     out = table.stdout.splitlines()
     assert out[:2] == [line, ""]
     assert len(out) == 2 + 2 + 39  # the line, a blank, the table's header and rule, rows
-    assert out[2].split() == ["zoneId", "imageId", "change", "field", "old", "new"]
+    assert out[2].split() == ["profile", "zoneId", "imageId", "change", "field", "old", "new"]
     assert table.stderr == f"wrote 39 changes to {tmp_path / 'changes.parquet'}\n"
     rows = plain_rows(read_export(tmp_path / "changes.parquet"))
-    assert list(rows[0]) == ["zoneId", "imageId", "change", "field", "old", "new"]
+    assert list(rows[0]) == ["profile", "zoneId", "imageId", "change", "field", "old", "new"]
+    assert {r["profile"] for r in rows} == {"default"}
     by_change = {kind: [r for r in rows if r["change"] == kind] for kind in ("added", "removed")}
     assert sorted((r["zoneId"], r["imageId"]) for r in by_change["added"]) == added
     assert sorted((r["zoneId"], r["imageId"]) for r in by_change["removed"]) == removed

@@ -423,3 +423,54 @@ def test_cli_manifest_records_usage_and_instances_of_deleted_images(
     document = json.loads(manifest.read_text())
     assert (document["usage"], document["unlistedImagesInUse"]) == ("skipped", None)
     assert "DescribeInstances" not in document["requests"]
+
+
+# --------------------------------------------------------------------------------------------
+# Diffs of inventories
+
+
+def test_a_diff_of_two_days_reports_images_becoming_unused_not_every_count_change() -> None:
+    with (
+        sandbox.running(images=1000, seed=7) as two_days,
+        imgframe.Client(**client_kwargs(two_days)) as client,
+    ):
+        day0 = imgframe.fetch_inventory(client=client, progress=False)
+        two_days.set_day(1)
+        day1 = imgframe.fetch_inventory(client=client, progress=False)
+    truth = [
+        {(r["zoneId"], r["imageId"]): r["instanceCount"] for r in inventory_rows(
+            sandbox.Catalog(images=1000, seed=7, day=d))}
+        for d in (0, 1)
+    ]  # fmt: skip
+    both = truth[0].keys() & truth[1].keys()
+    moved = sorted(k for k in both if truth[0][k] != truth[1][k])
+    flipped = sorted(k for k in moved if (truth[0][k] > 0) != (truth[1][k] > 0))
+    assert (len(moved), len(flipped)) == (5, 2)  # the catalog's day: 5 counts move, 2 flip
+    diff = imgframe.diff_snapshots(day0, day1)
+    assert diff.key == ("profile", "zoneId", "imageId")
+    usage = diff.changed[diff.changed["field"] == "instanceCount"]
+    assert sorted(zip(usage["zoneId"], usage["imageId"], strict=True)) == flipped
+    assert sorted(zip(usage["old"], usage["new"], strict=True)) == sorted(
+        (str(truth[0][k]), str(truth[1][k])) for k in flipped
+    )
+
+
+def test_a_diff_names_the_resource_group_an_image_moved_to_and_its_first_use(
+    server: sandbox.Sandbox, demo: imgframe.Client
+) -> None:
+    before = imgframe.fetch_inventory(ZONE, client=demo, progress=False)
+    after = before.copy()
+    unused = after.index[after["resourceGroupName"].notna() & (after["instanceCount"] == 0)]
+    held = unused[0]
+    image, old_id, old_group = after.loc[held, ["imageId", "resourceGroupId", "resourceGroupName"]]
+    after.loc[held, ["resourceGroupId", "resourceGroupName"]] = ["rg-moved", "Payments"]
+    after.loc[held, "instanceCount"] = 7
+    used = after.index[after["instanceCount"] > 0][0]
+    after.loc[used, "instanceCount"] = after.at[used, "instanceCount"] + 1  # still in use
+    rows = imgframe.diff_snapshots(before, after).changed.astype(object).to_dict("records")
+    where = {"profile": "default", "zoneId": ZONE, "imageId": image}
+    assert rows == [
+        {**where, "field": "resourceGroupId", "old": old_id, "new": "rg-moved"},
+        {**where, "field": "resourceGroupName", "old": old_group, "new": "Payments"},
+        {**where, "field": "instanceCount", "old": "0", "new": "7"},
+    ]
