@@ -93,7 +93,7 @@ def atomic_file(
                 temp.unlink()
 
 
-def export_error(target: Path, exc: BaseException) -> ExportError:
+def export_error(target: object, exc: BaseException) -> ExportError:
     """``exc`` as the one-line :class:`~imgframe.errors.ExportError` of writing ``target``."""
     if isinstance(exc, ExportError):
         return exc

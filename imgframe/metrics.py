@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .durable import atomic_file
+from .errors import DataError
+from .storage import Location, location
 
 __all__ = ["RunMetrics", "render_metrics", "write_metrics"]
 
@@ -106,20 +107,20 @@ def _per(base: dict[str, str], label: str, counts: Mapping[str, Any] | None) -> 
     return [({**base, label: str(k)}, float(v)) for k, v in sorted((counts or {}).items())]
 
 
-def write_metrics(path: str | os.PathLike[str], run: RunMetrics) -> Path:
-    """Write ``run``'s textfile atomically, keeping the last success time of the file it
-    replaces when this run failed."""
-    target = Path(path)
+def write_metrics(path: str | os.PathLike[str] | Location, run: RunMetrics) -> Path | str:
+    """Write ``run``'s textfile atomically (a local file, or an object put whole), keeping
+    the last success time of the file it replaces when this run failed."""
+    target = location(path)
     text = render_metrics(run, last_success=_last_success(target, run.command))
-    with atomic_file(target) as fh:
+    with target.atomic_write() as fh:
         fh.write(text.encode("utf-8"))
-    return target
+    return target.public()
 
 
-def _last_success(path: Path, command: str) -> float | None:
+def _last_success(path: Location, command: str) -> float | None:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
+        text = path.read_bytes().decode("utf-8") if path.is_file() else ""
+    except (DataError, UnicodeDecodeError):
         return None
     pattern = re.compile(
         rf'^{_PREFIX}last_success_timestamp_seconds\{{command="{re.escape(command)}"\}} (\S+)$',

@@ -6,7 +6,6 @@ import contextlib
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -22,7 +21,7 @@ from .base import METADATA_KEY, as_categorical, check_columns, json_default, lat
 _INTEGRITY_KEYS = ("imgframeVersion", "rows", "categories", "partitionBy")
 
 
-def frame_to_arrow(df: pd.DataFrame, target: Path, *, document: Mapping[str, Any]) -> pa.Table:
+def frame_to_arrow(df: pd.DataFrame, target: object, *, document: Mapping[str, Any]) -> pa.Table:
     """The frame as Arrow, categoricals as ``dictionary<int32, string>``, with imgframe's
     metadata document beside pandas' own."""
     check_columns(df)
@@ -120,7 +119,7 @@ def encode_document(document: Mapping[str, Any]) -> bytes:
         raise InvalidArgument(f"metadata is not JSON-serialisable: {exc}") from None
 
 
-def metadata_of_schema(schema: pa.Schema, path: Path) -> dict[str, Any]:
+def metadata_of_schema(schema: pa.Schema, path: object) -> dict[str, Any]:
     raw = (schema.metadata or {}).get(METADATA_KEY.encode())
     if raw is None:
         raise DataError(f"{path} has no imgframe metadata (not written by imgframe)")

@@ -22,15 +22,17 @@ from ..defaults import WRITE_MODES
 from ..errors import DataError, ExportError, InvalidArgument
 from ..schema import STRING_COLUMNS, ZONE_JOIN_COLUMNS
 from ..schema.arrow import NIC_TYPE, TAGS_TYPE
+from ..storage import Location
 from ..text import is_missing
 
 
 @dataclass(frozen=True)
 class WrittenFile:
-    """What a writer produced: the target, the rows it now holds, its size on disk in bytes
-    (a dataset's: all its files), and the format (one of :data:`FORMATS`)."""
+    """What a writer produced: the target (a :class:`~pathlib.Path`, or the URI of an
+    object), the rows it now holds, its size in bytes (a dataset's: all its files), and the
+    format (one of :data:`FORMATS`)."""
 
-    path: Path
+    path: Path | str
     rows: int
     bytes: int
     format: str
@@ -43,10 +45,10 @@ LIST_TYPES = {"nicNetworkType": NIC_TYPE, "tags": TAGS_TYPE, "regionIdList": NIC
 TEXT_COLUMNS = frozenset((*STRING_COLUMNS, *ZONE_JOIN_COLUMNS, "tagKey", "tagValue"))
 
 
-def check_mode(target: Path, mode: str) -> None:
+def check_mode(target: Location, mode: str) -> None:
     if mode not in WRITE_MODES:
         raise InvalidArgument(f"mode must be one of {', '.join(WRITE_MODES)}, not {mode!r}")
-    if mode == "error" and (target.exists() or target.is_symlink()):
+    if mode == "error" and target.exists():
         raise ExportError(
             f"cannot write {target}: it already exists (use mode='overwrite' or 'append')"
         )
@@ -114,7 +116,14 @@ def categorical_of(text: pa.Array) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, dtype=dtype)
 
 
-def check_same_columns(old: Sequence[str], new: Sequence[str], target: Path) -> None:
+def arrow_input(source: Location) -> str | pa.BufferReader:
+    """What pyarrow's readers take for a file: its path, or an object's bytes in memory."""
+    if source.is_local:
+        return str(source.path)
+    return pa.BufferReader(source.read_bytes())
+
+
+def check_same_columns(old: Sequence[str], new: Sequence[str], target: object) -> None:
     """Appending needs the same columns in the same order; say what differs."""
     if list(old) == list(new):
         return

@@ -21,10 +21,10 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from ..defaults import TAG_LAYOUTS
-from ..durable import atomic_file, size_on_disk
 from ..errors import DataError, InvalidArgument
 from ..frame import explode_tags, tag_columns
 from ..schema import CATEGORICAL_COLUMNS, INTEGER_COLUMNS
+from ..storage import Location, location
 from ..text import FORMULA_PATTERN
 from .base import (
     LIST_TYPES,
@@ -112,7 +112,7 @@ def _replace_where_first_byte(
 
 def write_csv(
     df: pd.DataFrame,
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | Location,
     *,
     tags: str = "list",
     neutralize_formulas: bool = True,
@@ -136,20 +136,20 @@ def write_csv(
     ...     "\\"'=cmd\\"" in written.path.read_text(), read_export(written.path).equals(df)
     (True, True)
     """
-    target = Path(path)
+    target = location(path)
     check_mode(target, mode)
     if tags not in TAG_LAYOUTS:
         raise InvalidArgument(f"tags must be one of {', '.join(TAG_LAYOUTS)}, not {tags!r}")
     gz = target.name.lower().endswith(".gz") if compress is None else compress
     columns = CsvColumns.of(shape_tags(df, tags), neutralize=neutralize_formulas)
-    appending = mode == "append" and target.exists()
+    appending = mode == "append" and target.is_file()
     rows = columns.rows
     if appending:
         # Compare the header as written, before any formula quote is taken off.
         existing = read_csv_strings(target, neutralized=False)
         check_same_columns(existing.column_names, columns.names, target)
         rows += existing.num_rows
-    with atomic_file(target, copy_existing=appending) as fh:
+    with target.atomic_write(copy_existing=appending) as fh:
         if gz:
             # A new gzip member per write: readers decompress concatenated members as one.
             with gzip.GzipFile(filename="", mode="wb", fileobj=fh, mtime=0) as zipped:
@@ -160,7 +160,7 @@ def write_csv(
             if bom and not appending:
                 fh.write(codecs.BOM_UTF8)
             _write_csv_table(columns, fh, header=not appending)
-    return WrittenFile(target, rows, size_on_disk(target), "csv.gz" if gz else "csv")
+    return WrittenFile(target.public(), rows, target.size(), "csv.gz" if gz else "csv")
 
 
 def _write_csv_table(columns: CsvColumns, sink: IO[bytes] | gzip.GzipFile, *, header: bool) -> None:
@@ -298,10 +298,12 @@ def _json_cells(values: pa.Array) -> pa.Array:
     return pc.if_else(values.is_null(), pa.scalar(None, TEXT), text) if values.null_count else text
 
 
-def read_csv_strings(path: Path, *, neutralized: bool = True) -> pa.Table:
+def read_csv_strings(path: Path | Location, *, neutralized: bool = True) -> pa.Table:
     """The CSV with every column as text (missing cells null, quoted empty cells "")."""
+    source = location(path)
     try:
-        data = gzip.decompress(path.read_bytes()) if _is_gzip(path) else path.read_bytes()
+        raw = source.path.read_bytes() if source.is_local else source.read_bytes()
+        data = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise DataError(f"cannot read {path}: {exc}") from None
     data = data.removeprefix(b"\xef\xbb\xbf")
@@ -330,11 +332,6 @@ def read_csv_strings(path: Path, *, neutralized: bool = True) -> pa.Table:
         names = restore_formula(pa.array(table.column_names, pa.string())).to_pylist()
         table = table.rename_columns(names)
     return table
-
-
-def _is_gzip(path: Path) -> bool:
-    with path.open("rb") as fh:
-        return fh.read(2) == b"\x1f\x8b"
 
 
 def frame_from_text(table: pa.Table, *, neutralized: bool) -> pd.DataFrame:

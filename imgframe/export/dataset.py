@@ -23,6 +23,7 @@ from ..durable import (
     staging_directory,
 )
 from ..errors import DataError, ExportError, InvalidArgument
+from ..storage import Location
 from .arrow import (
     encode_document,
     frame_to_arrow,
@@ -34,11 +35,13 @@ from .arrow import (
 from .base import METADATA_KEY, WrittenFile, check_same_columns, short_list
 
 COMMON_METADATA = "_common_metadata"
+#: The commit file of a dataset in an object store (see :mod:`imgframe.export.objects`).
+DATASET_MANIFEST = "_manifest.json"
 
 
 def write_dataset(
     df: pd.DataFrame,
-    target: Path,
+    where: Location,
     partition_by: list[str],
     *,
     metadata: Mapping[str, Any] | None,
@@ -50,9 +53,14 @@ def write_dataset(
         dtype = df[name].dtype
         if isinstance(dtype, pd.ArrowDtype) and pa.types.is_nested(dtype.pyarrow_dtype):
             raise InvalidArgument(f"partition_by: cannot partition on nested column {name!r}")
+    if not where.is_local:
+        from .objects import write_object_dataset
+
+        return write_object_dataset(df, where, partition_by, metadata=metadata, mode=mode)
+    target = where.path
     if mode == "append" and target.exists():
         return append_dataset(df, target, partition_by, metadata)
-    check_replaceable(target)
+    check_replaceable(where)
     table = frame_to_arrow(df, target, document=metadata_document(df, metadata, partition_by))
     try:
         with staging_directory(target) as staging:
@@ -65,25 +73,35 @@ def write_dataset(
     return WrittenFile(target, table.num_rows, size_on_disk(target), "parquet")
 
 
-def is_dataset(path: Path) -> bool:
-    """True for a dataset directory imgframe wrote (its ``_common_metadata`` says so)."""
-    common = path / COMMON_METADATA
+def is_dataset(path: Location) -> bool:
+    """True for a dataset directory imgframe wrote (its ``_common_metadata`` says so, or,
+    in an object store, its manifest)."""
+    if not path.is_local and path.child(DATASET_MANIFEST).is_file():
+        return True
+    common = path.child(COMMON_METADATA)
     if not common.is_file():
         return False
     try:
-        return METADATA_KEY.encode() in (pq.read_schema(common).metadata or {})
-    except (OSError, pa.ArrowInvalid):
+        schema = pq.read_schema(pa.BufferReader(common.read_bytes()))
+        return METADATA_KEY.encode() in (schema.metadata or {})
+    except (OSError, pa.ArrowInvalid, DataError):
         return False
 
 
-def check_replaceable(target: Path) -> None:
+def check_replaceable(target: Location) -> None:
     """Refuse to replace a directory imgframe did not write: ``mode="overwrite"`` of a
     dataset deletes the old directory, and it must never be somebody's own files."""
-    if target.is_dir() and not target.is_symlink() and not is_dataset(target):
+    symlink = target.is_local and target.path.is_symlink()
+    if target.is_dir() and not symlink and not is_dataset(target):
         raise ExportError(
             f"refusing to replace {target}: it is a directory that is not an imgframe dataset "
             f"(no {COMMON_METADATA} written by imgframe); remove it or choose another path"
         )
+
+
+def write_dataset_files(table: pa.Table, directory: Path, partition_by: Sequence[str]) -> None:
+    """Write the data files of a hive-partitioned dataset into a local ``directory``."""
+    _write_dataset_files(table, directory, partition_by)
 
 
 def _write_dataset_files(table: pa.Table, directory: Path, partition_by: Sequence[str]) -> None:
@@ -127,7 +145,7 @@ def append_dataset(
             f"not {partition_by}"
         )
     table = frame_to_arrow(df, target, document=metadata_document(df, metadata, partition_by))
-    _check_same_schema(old_schema, table.schema, target)
+    check_same_schema(old_schema, table.schema, target)
     document = merged_document(old_info, metadata_document(df, metadata, partition_by))
     rows = int(document["rows"])
     new_metadata = dict(old_schema.metadata or {})
@@ -148,7 +166,7 @@ def append_dataset(
     return WrittenFile(target, rows, size_on_disk(target), "parquet")
 
 
-def _check_same_schema(old: pa.Schema, new: pa.Schema, target: Path) -> None:
+def check_same_schema(old: pa.Schema, new: pa.Schema, target: object) -> None:
     check_same_columns(old.names, new.names, target)
     retyped = [f.name for f in new if old.field(f.name).type != f.type]
     if retyped:
@@ -157,7 +175,12 @@ def _check_same_schema(old: pa.Schema, new: pa.Schema, target: Path) -> None:
         )
 
 
-def read_dataset(path: Path) -> pd.DataFrame:
+def read_dataset(where: Location) -> pd.DataFrame:
+    if not where.is_local:
+        from .objects import read_object_dataset
+
+        return read_object_dataset(where)
+    path = where.path
     common = path / COMMON_METADATA
     if not common.is_file():
         raise DataError(f"{path} is a directory without {COMMON_METADATA}: not an imgframe dataset")
@@ -177,10 +200,10 @@ def read_dataset(path: Path) -> pd.DataFrame:
         raise DataError(f"cannot read the dataset {path}: {exc}") from None
     table = table.select(schema.names).cast(schema)
     frame = from_arrow(table)
-    return _sorted_rows(frame)
+    return sorted_rows(frame)
 
 
-def _sorted_rows(frame: pd.DataFrame) -> pd.DataFrame:
+def sorted_rows(frame: pd.DataFrame) -> pd.DataFrame:
     keys = [k for k in ("zoneId", "imageId") if k in frame.columns]
     if not keys or frame.empty:
         return frame.reset_index(drop=True)

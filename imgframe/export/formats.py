@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 
 from ..defaults import EXPORT_FORMATS as FORMATS
 from ..errors import DataError, InvalidArgument
+from ..storage import Location, location
 from .arrow import metadata_of_schema
 from .base import WrittenFile, latest_fetch, zones_of
 from .csv import frame_from_text, read_csv_strings, write_csv
@@ -24,7 +25,7 @@ from .xlsx import write_xlsx
 
 def write_export(
     df: pd.DataFrame,
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | Location,
     *,
     format: str | None = None,
     tags: str = "list",
@@ -51,7 +52,7 @@ def write_export(
     ...     write_export(df, Path(tmp) / "images.csv.gz").format
     'csv.gz'
     """
-    target = Path(path)
+    target = location(path)
     chosen = detect_format(target, format, partition_by)
     if tags != "list" and not chosen.startswith("csv"):
         raise InvalidArgument(f"tags={tags!r} applies to CSV only, not {chosen}")
@@ -74,7 +75,9 @@ def write_export(
     )
 
 
-def detect_format(path: Path, format: str | None, partition_by: Sequence[str] | None) -> str:
+def detect_format(
+    path: Path | Location, format: str | None, partition_by: Sequence[str] | None
+) -> str:
     if format is not None:
         if format not in FORMATS:
             raise InvalidArgument(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
@@ -112,9 +115,12 @@ def read_export(path: str | os.PathLike[str], *, neutralized_formulas: bool = Tr
     ...     written = write_export(df, Path(tmp) / "x.csv")
     ...     pd.testing.assert_frame_equal(read_export(written.path), df)
     """
-    source = Path(path)
+    where = location(path)
+    if not where.is_local:
+        return _read_object(where, neutralized_formulas)
+    source = where.path
     if source.is_dir():
-        return read_dataset(source)
+        return read_dataset(where)
     if not source.is_file():
         raise DataError(f"no export at {source}")
     kind = sniff(source)
@@ -126,6 +132,20 @@ def read_export(path: str | os.PathLike[str], *, neutralized_formulas: bool = Tr
         raise DataError(f"{source} is a workbook for spreadsheets; read a Parquet export instead")
     table = read_csv_strings(source, neutralized=neutralized_formulas)
     return frame_from_text(table, neutralized=neutralized_formulas)
+
+
+def _read_object(where: Location, neutralized_formulas: bool) -> pd.DataFrame:
+    """An export in an object store: a dataset (its manifest), else the object, read from
+    a local copy (messages name the object, not the copy)."""
+    if not where.is_file():
+        if where.is_dir():
+            return read_dataset(where)
+        raise DataError(f"no export at {where}")
+    with where.local_copy() as copy:
+        try:
+            return read_export(copy, neutralized_formulas=neutralized_formulas)
+        except DataError as exc:
+            raise DataError(str(exc).replace(str(copy), str(where))) from None
 
 
 def sniff(path: Path) -> str:
@@ -164,7 +184,17 @@ def read_export_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     >>> meta["rows"], meta["zones"], meta["filters"]
     (1, ['z1'], {'osType': 'linux'})
     """
-    source = Path(path)
+    where = location(path)
+    if not where.is_local:
+        if where.is_file():
+            with where.local_copy() as copy:
+                found = read_export_metadata(copy)
+                return found
+        common = where.child(COMMON_METADATA)
+        if not common.is_file():
+            raise DataError(f"no export at {where}")
+        return metadata_of_schema(pq.read_schema(pa.BufferReader(common.read_bytes())), where)
+    source = where.path
     if source.is_dir():
         return metadata_of_schema(pq.read_schema(source / COMMON_METADATA), source)
     if not source.is_file():

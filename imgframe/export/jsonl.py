@@ -14,10 +14,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
-from ..durable import atomic_file, size_on_disk
 from ..errors import DataError
 from ..frame import empty_frame
 from ..schema import CATEGORICAL_COLUMNS, INTEGER_COLUMNS
+from ..storage import Location, location
 from ..text import is_missing
 from .base import (
     LIST_TYPES,
@@ -46,7 +46,7 @@ from .csv import in_batches
 
 
 def write_jsonl(
-    df: pd.DataFrame, path: str | os.PathLike[str], *, mode: str = "error"
+    df: pd.DataFrame, path: str | os.PathLike[str] | Location, *, mode: str = "error"
 ) -> WrittenFile:
     """Write one JSON object per image and line.
 
@@ -60,19 +60,19 @@ def write_jsonl(
     ...     read_export(written.path).equals(df)
     True
     """
-    target = Path(path)
+    target = location(path)
     check_mode(target, mode)
     check_columns(df)
-    appending = mode == "append" and target.exists()
+    appending = mode == "append" and target.is_file()
     rows = len(df)
     if appending:
         keys, existing_rows = jsonl_shape(target)
         if keys is not None:
             check_same_columns(keys, [str(c) for c in df.columns], target)
         rows += existing_rows
-    with atomic_file(target, copy_existing=appending) as fh:
+    with target.atomic_write(copy_existing=appending) as fh:
         _write_jsonl_rows(df, fh)
-    return WrittenFile(target, rows, size_on_disk(target), "jsonl")
+    return WrittenFile(target.public(), rows, target.size(), "jsonl")
 
 
 def _write_jsonl_rows(df: pd.DataFrame, sink: IO[bytes]) -> None:
@@ -143,11 +143,11 @@ def _as_text(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
 
 
-def jsonl_shape(path: Path) -> tuple[list[str] | None, int]:
+def jsonl_shape(path: Location) -> tuple[list[str] | None, int]:
     """The first object's keys (``None`` for an empty file) and the number of lines."""
     keys: list[str] | None = None
     count = 0
-    with path.open("rb") as fh:
+    with path.local_copy() as local, local.open("rb") as fh:
         for line in fh:
             if not line.strip():
                 continue

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import posixpath
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,19 +15,19 @@ import pandas as pd
 import pyarrow as pa
 
 from .._version import __version__
-from ..durable import atomic_file
 from ..errors import InvalidArgument
+from ..storage import Location, location
 from .base import WrittenFile, json_default
 
 
 def write_manifest(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | Location,
     files: Sequence[WrittenFile],
     *,
     schema: pd.DataFrame | pa.Schema | Mapping[str, str] | None = None,
     request_ids: Sequence[str] = (),
     extra: Mapping[str, Any] | None = None,
-) -> Path:
+) -> Path | str:
     """Write a JSON manifest describing the files of one export run (atomically; an existing
     manifest is replaced).
 
@@ -48,7 +49,7 @@ def write_manifest(
     ...     json.loads(manifest.read_text())["files"][0]["path"]
     'x.jsonl'
     """
-    target = Path(path)
+    target = location(path)
     document: dict[str, Any] = {
         "imgframeVersion": __version__,
         "createdAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
@@ -64,19 +65,22 @@ def write_manifest(
         text = json.dumps(document, ensure_ascii=False, indent=2, default=json_default)
     except (TypeError, ValueError) as exc:
         raise InvalidArgument(f"write_manifest: extra is not JSON-serialisable: {exc}") from None
-    with atomic_file(target) as fh:
+    with target.atomic_write() as fh:
         fh.write(text.encode() + b"\n")
-    return target
+    return target.public()
 
 
-def _manifest_entry(written: WrittenFile, base: Path) -> dict[str, Any]:
-    path = Path(written.path)
+def _manifest_entry(written: WrittenFile, base: Location) -> dict[str, Any]:
+    where = location(written.path)
+    if not where.is_local:
+        return _object_entry(written, where, base)
+    path = where.path
     try:
-        shown = path.resolve().relative_to(base.resolve()).as_posix()
+        shown = path.resolve().relative_to(base.path.resolve()).as_posix() if base.is_local else ""
     except ValueError:
-        shown = str(path.resolve())
+        shown = ""
     entry: dict[str, Any] = {
-        "path": shown,
+        "path": shown or str(path.resolve()),
         "format": written.format,
         "rows": written.rows,
         "bytes": written.bytes,
@@ -89,6 +93,37 @@ def _manifest_entry(written: WrittenFile, base: Path) -> dict[str, Any]:
              "sha256": _sha256(part)}
             for part in sorted(p for p in path.rglob("*") if p.is_file())
         ]  # fmt: skip
+    return entry
+
+
+def _object_entry(written: WrittenFile, where: Location, base: Location) -> dict[str, Any]:
+    """A file or dataset in an object store: its path relative to the manifest's when both
+    are in one bucket below it, else its URI; digests of what this process wrote are known
+    from the upload, others are read back."""
+    from ..storage.remote import digest_of
+
+    prefix = str(base).rstrip("/") + "/"
+    shown = str(where)
+    if not base.is_local and shown.startswith(prefix):
+        shown = posixpath.normpath(shown[len(prefix) :])
+
+    def sha256(place: Location) -> str:
+        known = digest_of(str(place))
+        return known[1] if known else hashlib.sha256(place.read_bytes()).hexdigest()
+
+    entry: dict[str, Any] = {
+        "path": shown,
+        "format": written.format,
+        "rows": written.rows,
+        "bytes": written.bytes,
+    }
+    if where.is_file():
+        entry["sha256"] = sha256(where)
+    else:
+        entry["parts"] = [
+            {"path": o.path, "bytes": o.size, "sha256": sha256(where.child(o.path))}
+            for o in where.walk()
+        ]
     return entry
 
 

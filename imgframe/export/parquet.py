@@ -11,8 +11,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..durable import atomic_file, size_on_disk
 from ..errors import DataError, ExportError
+from ..storage import Location, location
 from .arrow import (
     categories_of,
     frame_to_arrow,
@@ -21,13 +21,13 @@ from .arrow import (
     metadata_document,
     metadata_of_schema,
 )
-from .base import WrittenFile, as_categorical, check_mode, check_same_columns
+from .base import WrittenFile, arrow_input, as_categorical, check_mode, check_same_columns
 from .dataset import write_dataset
 
 
 def write_parquet(
     df: pd.DataFrame,
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | Location,
     *,
     metadata: Mapping[str, Any] | None = None,
     partition_by: Sequence[str] | None = None,
@@ -47,12 +47,12 @@ def write_parquet(
     ...     read_export(written.path).equals(df)
     True
     """
-    target = Path(path)
+    target = location(path)
     check_mode(target, mode)
     if partition_by:
         return write_dataset(df, target, list(partition_by), metadata=metadata, mode=mode)
     if mode == "append" and target.exists():
-        if target.is_dir():
+        if not target.is_file():
             raise ExportError(
                 f"cannot append to {target}: it is a dataset directory; pass partition_by"
             )
@@ -64,9 +64,9 @@ def write_parquet(
         table = frame_to_arrow(df, target, document=document)
     else:
         table = frame_to_arrow(df, target, document=metadata_document(df, metadata, ()))
-    with atomic_file(target) as fh:
+    with target.atomic_write() as fh:
         _write_parquet_table(table, fh)
-    return WrittenFile(target, table.num_rows, size_on_disk(target), "parquet")
+    return WrittenFile(target.public(), table.num_rows, target.size(), "parquet")
 
 
 def _write_parquet_table(table: pa.Table, sink: IO[bytes]) -> None:
@@ -74,15 +74,15 @@ def _write_parquet_table(table: pa.Table, sink: IO[bytes]) -> None:
     pq.write_table(table, sink, compression="zstd")
 
 
-def read_parquet_file(path: Path) -> pd.DataFrame:
+def read_parquet_file(path: Path | Location) -> pd.DataFrame:
     try:
-        table = pq.read_table(path)
+        table = pq.read_table(arrow_input(location(path)))
     except (OSError, pa.ArrowInvalid) as exc:
         raise DataError(f"cannot read {path} as Parquet: {exc}") from None
     return from_arrow(table)
 
 
-def _concat_for_append(old: pd.DataFrame, new: pd.DataFrame, target: Path) -> pd.DataFrame:
+def _concat_for_append(old: pd.DataFrame, new: pd.DataFrame, target: Location) -> pd.DataFrame:
     """Old rows then new rows; categoricals get the union of their categories (old first)."""
     check_same_columns(list(old.columns), list(new.columns), target)
     old = old.copy()
@@ -101,9 +101,9 @@ def _concat_for_append(old: pd.DataFrame, new: pd.DataFrame, target: Path) -> pd
     return pd.concat([old, new], ignore_index=True)
 
 
-def read_schema(path: Path) -> pa.Schema:
+def read_schema(path: Path | Location) -> pa.Schema:
     """The Arrow schema of a Parquet file, or :class:`DataError` when it is not one."""
     try:
-        return pq.read_schema(path)
+        return pq.read_schema(arrow_input(location(path)))
     except (OSError, pa.ArrowInvalid) as exc:
         raise DataError(f"cannot read {path} as Parquet: {exc}") from None

@@ -27,6 +27,7 @@ import pandas as pd
 
 from ..defaults import TAG_LAYOUTS, WRITE_MODES
 from ..errors import ExportError, InvalidArgument
+from ..storage import Location, location, same_target
 from .base import WrittenFile, zones_of
 from .dataset import check_replaceable
 from .formats import detect_format, write_export
@@ -52,7 +53,7 @@ class ExportResult:
 
     files: list[WrittenFile]
     rows: int
-    manifest: Path | None = None
+    manifest: Path | str | None = None
 
     @property
     def bytes(self) -> int:
@@ -74,32 +75,33 @@ class ExportPlan:
     formats: tuple[str, ...]
     partition_by: tuple[str, ...] = ()
     mode: str = "error"
-    manifest: Path | None = None
+    manifest: Location | None = None
     neutralize_formulas: bool = True
     bom: bool = False
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
 
-    def targets(self, zones: Sequence[str] | None) -> list[Path]:
-        """The output paths with their placeholders filled (``zones``: the zones asked for,
-        ``None`` for every zone; see :func:`~imgframe.export.expand_placeholders`)."""
-        paths = [Path(expand_placeholders(o.path, now=self.now, zones=zones)) for o in self.outputs]
-        seen: set[Path] = set()
-        for path in paths:
-            if path.resolve() in seen:
+    def targets(self, zones: Sequence[str] | None) -> list[Location]:
+        """The output paths (or URIs) with their placeholders filled (``zones``: the zones
+        asked for, ``None`` for every zone; see :func:`~imgframe.export.expand_placeholders`)."""
+        paths = [
+            location(expand_placeholders(o.path, now=self.now, zones=zones)) for o in self.outputs
+        ]
+        for i, path in enumerate(paths):
+            if any(same_target(path, other) for other in paths[:i]):
                 raise InvalidArgument(f"{path} is given twice as an output")
-            seen.add(path.resolve())
         return paths
 
-    def check(self, zones: Sequence[str] | None) -> list[Path]:
+    def check(self, zones: Sequence[str] | None) -> list[Location]:
         """The targets, refusing whatever would be refused later, so that nothing is fetched
         or written when one output would be: (with ``mode="error"``) a target that exists, a
         directory that a dataset would replace but imgframe did not write, a file where a
         directory is, and a manifest that is also an output."""
         paths = self.targets(zones)
-        if self.manifest is not None and self.manifest.resolve() in {p.resolve() for p in paths}:
+        manifest = self.manifest
+        if manifest is not None and any(same_target(manifest, p) for p in paths):
             raise InvalidArgument(f"the manifest {self.manifest} is also an output")
         for path in paths:
-            if self.mode == "error" and (path.exists() or path.is_symlink()):
+            if self.mode == "error" and path.exists():
                 raise ExportError(
                     f"cannot write {path}: it already exists (use --mode overwrite or append)"
                 )
@@ -108,7 +110,7 @@ class ExportPlan:
                     check_replaceable(path)
                 if path.is_file():
                     raise ExportError(f"cannot write a dataset to {path}: it is a file")
-            elif path.is_dir():
+            elif path.is_dir() and not path.is_file():
                 raise ExportError(f"cannot write {path}: it is a directory")
         return paths
 
@@ -189,7 +191,7 @@ def plan_exports(
             raise InvalidArgument(
                 f"tags must be one of {', '.join(TAG_LAYOUTS)}, not {output.tags!r}"
             )
-        chosen = detect_format(Path(output.path), output.format, partition or None)
+        chosen = detect_format(location(output.path), output.format, partition or None)
         if partition and chosen != "parquet":
             raise InvalidArgument(
                 f"partition_by writes Parquet datasets, not {chosen} ({output.path})"
@@ -200,7 +202,7 @@ def plan_exports(
         formats=tuple(formats),
         partition_by=partition,
         mode=mode,
-        manifest=Path(manifest) if manifest is not None else None,
+        manifest=location(manifest) if manifest is not None else None,
         neutralize_formulas=neutralize_formulas,
         bom=bom,
         now=now or datetime.now(UTC),
@@ -216,7 +218,9 @@ def _with_layouts(
     """Every output as an :class:`Output`, CSV outputs given their tag layout."""
     layouts = [tags] if isinstance(tags, str) else list(tags) or ["list"]
     paths = [o for o in outputs if not isinstance(o, Output)]
-    csv = [p for p in paths if detect_format(Path(p), format, partition or None).startswith("csv")]
+    csv = [
+        p for p in paths if detect_format(location(p), format, partition or None).startswith("csv")
+    ]
     if len(layouts) not in (1, len(csv)):
         raise InvalidArgument(
             f"--tags is given {len(layouts)} times for {len(csv)} CSV output(s): give it once "

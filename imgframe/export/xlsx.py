@@ -19,15 +19,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from datetime import UTC
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..durable import atomic_file
 from ..errors import ExportError, InvalidArgument
 from ..frame import explode_tags
+from ..storage import Location, location
 from ..text import cell_text, display_text
 from .base import WrittenFile, check_columns, check_mode
 
@@ -43,7 +42,7 @@ _IN_PROGRESS = ("CREATING", "SYNCING", "PROCESSING", "DELETING")
 
 def write_xlsx(
     df: pd.DataFrame,
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | Location,
     *,
     mode: str = "error",
     changes: Any = None,
@@ -63,7 +62,7 @@ def write_xlsx(
         import xlsxwriter
     except ImportError:
         raise ExportError(_INSTALL) from None
-    target = Path(path)
+    target = location(path)
     if mode == "append":
         raise InvalidArgument("an .xlsx workbook cannot be appended to; use mode='overwrite'")
     check_mode(target, mode)
@@ -75,7 +74,7 @@ def write_xlsx(
         )
     sheets = _sheets(df, changes)
     cuts = dict.fromkeys(sheets, 0)
-    with atomic_file(target) as fh:
+    with target.atomic_write(seekable=True) as fh:
         book = xlsxwriter.Workbook(
             fh,
             {
@@ -100,7 +99,7 @@ def write_xlsx(
             book.close()
         except Exception as exc:  # XlsxWriter's own errors have no common base
             raise ExportError(f"cannot write {target}: {exc}") from exc
-    return WrittenFile(target, len(df), target.stat().st_size, "xlsx")
+    return WrittenFile(target.public(), len(df), target.size(), "xlsx")
 
 
 def _sheets(df: pd.DataFrame, changes: Any) -> dict[str, pd.DataFrame]:
