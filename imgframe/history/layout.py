@@ -17,9 +17,10 @@ import pyarrow as pa
 from ..errors import DataError, InvalidArgument
 from ..schema import ZONE_JOIN_COLUMNS
 from ..schema.arrow import CATEGORY_TYPE, IMAGE_SCHEMA
+from ..storage import Location, location
 
 DateLike = date | datetime | str
-StorePath = str | os.PathLike[str]
+StorePath = str | os.PathLike[str] | Location
 
 DAY_PREFIX = "snapshot_date="
 ZONE_PREFIX = "zoneId="
@@ -29,6 +30,8 @@ LOCK_NAME = ".imgframe.lock"
 #: Work directories of a writer: the new day is built in one, the old day moved to the other.
 STAGING_PREFIX = ".tmp-"
 TRASH_PREFIX = ".trash-"
+#: In an object store: a day's commit, put last (see :mod:`imgframe.history.objects`).
+DAY_MANIFEST = "_manifest.json"
 
 SNAPSHOT_AT = pa.field("snapshotAt", pa.timestamp("us", tz="UTC"))
 #: Partition columns as read: ``zoneId`` a dictionary, so that it costs a code per row.
@@ -40,16 +43,20 @@ KNOWN_TYPES: dict[str, pa.DataType] = {f.name: f.type for f in IMAGE_SCHEMA} | {
 }
 
 
-def existing_store(store: StorePath) -> Path:
-    root = Path(store)
+def existing_store(store: StorePath) -> Location:
+    """The store's location; :class:`DataError` when there is none (a local path that is
+    not a directory, a key prefix holding no object)."""
+    root = location(store)
     if not root.is_dir():
-        raise DataError(f"no snapshot store at {root}: it is not a directory")
+        what = "it is not a directory" if root.is_local else "no object under that prefix"
+        raise DataError(f"no snapshot store at {root}: {what}")
     return root
 
 
-def day_of(path: Path) -> date:
+def day_of(path: Path | str) -> date:
+    name = path.name if isinstance(path, Path) else path.rstrip("/").rpartition("/")[2]
     try:
-        return date.fromisoformat(path.name.removeprefix(DAY_PREFIX))
+        return date.fromisoformat(name.removeprefix(DAY_PREFIX))
     except ValueError:
         raise DataError(
             f"not a snapshot day directory (want {DAY_PREFIX}YYYY-MM-DD): {path}"

@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from ..errors import DataError, InvalidArgument
 from ..schema import CATEGORICAL_COLUMNS, IMAGE_FIELDS, ZONE_JOIN_COLUMNS
 from ..schema.arrow import ARROW_ERRORS, CATEGORY_TYPE, decoded_dictionary, pandas_dtype
+from ..storage import Location
 from .layout import (
     DAY_PREFIX,
     KNOWN_TYPES,
@@ -63,7 +64,12 @@ def list_snapshots(store: StorePath) -> list[date]:
     >>> [d.isoformat() for d in list_snapshots(store)]
     ['2025-06-01', '2025-06-02']
     """
-    return [d.day for d in _day_dirs(existing_store(store))]
+    root = existing_store(store)
+    if not root.is_local:
+        from .objects import committed_days
+
+        return [d.day for d in committed_days(root)]
+    return [d.day for d in _day_dirs(root.path)]
 
 
 def read_snapshots(
@@ -150,7 +156,7 @@ def _unchanged(day: _Day) -> bool:
 
 
 def read_table(
-    root: Path,
+    root: Location,
     first: date | None,
     last: date | None,
     zones: list[str] | None,
@@ -176,7 +182,7 @@ def read_table(
 
 
 def consistently(
-    root: Path,
+    store: Location,
     first: date | None,
     last: date | None,
     zones: list[str] | None,
@@ -191,7 +197,14 @@ def consistently(
     read is thrown away and read again, so a result never mixes two writes of a day. A file
     that cannot be read is an error only if the store did not change meanwhile. ``required``
     names a day that must be there (a writer replacing it hides it for an instant).
+    A store in an object store is read through its days' manifests instead
+    (:func:`~imgframe.history.objects.object_consistently`).
     """
+    if not store.is_local:
+        from .objects import object_consistently
+
+        return object_consistently(store, first, last, zones, read, required=required)
+    root = store.path
     problem = ""
     for attempt in range(_READ_ATTEMPTS):
         if attempt:
@@ -219,9 +232,10 @@ def consistently(
 
 @dataclass(frozen=True)
 class File:
-    """A Parquet file of the store and its partition values (from its path)."""
+    """A Parquet file of the store (a path, or an object's location) and its partition
+    values (from its path)."""
 
-    path: Path
+    path: Path | Location
     day: date
     zone: str
 
@@ -259,9 +273,11 @@ def each(files: list[File], read: Callable[[File], _T]) -> list[_T]:
     handing them out costs less than reading them)."""
     if len(files) < 2:
         return [read(f) for f in files]
-    run = max(1, min(8, len(files) // (4 * _READERS)))
+    # Objects wait on the network: more requests in flight than cores.
+    readers = _READERS if isinstance(files[0].path, Path) else 16
+    run = max(1, min(8, len(files) // (4 * readers)))
     runs = [files[i : i + run] for i in range(0, len(files), run)]
-    with ThreadPoolExecutor(min(len(runs), _READERS)) as pool:
+    with ThreadPoolExecutor(min(len(runs), readers)) as pool:
         return [out for done in pool.map(lambda r: [read(f) for f in r], runs) for out in done]
 
 
@@ -269,9 +285,13 @@ def columns_of(file: File, columns: Sequence[str] | None) -> pa.Table:
     """The ``columns`` (default: all) that ``file`` has, as they are stored."""
     wanted = None if columns is None else list(dict.fromkeys(columns))
     try:
-        # An open file, not a path: pyarrow then resolves no file system per file.
-        with pa.OSFile(str(file.path)) as source:
-            table = pq.ParquetFile(source).read(columns=wanted, use_threads=False)
+        if isinstance(file.path, Path):
+            # An open file, not a path: pyarrow then resolves no file system per file.
+            with pa.OSFile(str(file.path)) as source:
+                table = pq.ParquetFile(source).read(columns=wanted, use_threads=False)
+        else:
+            data = pa.BufferReader(file.path.read_bytes())
+            table = pq.ParquetFile(data).read(columns=wanted, use_threads=False)
     except (OSError, *ARROW_ERRORS) as exc:
         raise DataError(f"cannot read snapshot file {file.path}: {exc}") from exc
     # pyarrow skips names a file lacks, and reads part of a nested column for a dotted name

@@ -24,6 +24,7 @@ from ..diff import check_unique
 from ..durable import fsync_directory, replace_directory, write_durably
 from ..errors import ExportError, InvalidArgument
 from ..schema.arrow import ARROW_ERRORS, CATEGORY_TYPE, STRING, decoded_dictionary, small_offsets
+from ..storage import location
 from .layout import (
     DAY_PREFIX,
     PART_NAME,
@@ -46,9 +47,10 @@ _SAFE_ZONE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 @dataclass(frozen=True)
 class SnapshotInfo:
-    """What :func:`write_snapshot` wrote: the day directory, its date, row count and zones."""
+    """What :func:`write_snapshot` wrote: the day directory (a :class:`~pathlib.Path`, or
+    the URI of the day's prefix in an object store), its date, row count and zones."""
 
-    path: Path
+    path: Path | str
     snapshot_date: date
     rows: int
     zones: tuple[str, ...]
@@ -101,7 +103,17 @@ def write_snapshot(
     zone_text = df["zoneId"].astype(STRING)
     groups = pd.Series(np.arange(len(df)), index=zone_text.array).groupby(level=0, sort=True)
 
-    root = Path(store)
+    where = location(store)
+    day_name = f"{DAY_PREFIX}{day.isoformat()}"
+    if not where.is_local:
+        from .objects import write_object_day
+
+        try:
+            written = write_object_day(where, day, table, groups, timeout=timeout)
+        except ARROW_ERRORS as exc:
+            raise ExportError(f"cannot write the snapshot of {day} to {where}: {exc}") from exc
+        return SnapshotInfo(str(where.child(day_name)), day, len(df), tuple(written))
+    root = where.path
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -110,7 +122,6 @@ def write_snapshot(
         raise ExportError(f"the snapshot store {root} is not a directory")
     token = uuid.uuid4().hex
     staging, trash = root / f"{STAGING_PREFIX}{token}", root / f"{TRASH_PREFIX}{token}"
-    day_name = f"{DAY_PREFIX}{day.isoformat()}"
     zones: list[str] = []
     with writer_lock(root, timeout, day):
         try:
