@@ -112,7 +112,7 @@ class Settings:
     partial: str = ""
     #: What the run did, for ``--metrics-file`` (set by a command that has one).
     metrics: RunMetrics | None = None
-    metrics_path: Path | None = None
+    metrics_path: str | Path | None = None
     _client: Client | None = None
 
     def client(self, max_concurrency: int = DEFAULT_CONCURRENCY) -> Client:

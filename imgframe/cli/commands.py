@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 import time
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -43,9 +46,10 @@ def zones(settings: Settings, fmt: str) -> None:
     "outputs",
     multiple=True,
     required=True,
-    metavar="PATH",
-    help="Output file (repeatable); may hold {date} and {time} (UTC, YYYY-MM-DD and HHMMSS) "
-    "and {zone} (the zone, 'multi' for several, 'all' for every zone).",
+    metavar="PATH|URI",
+    help="Output file (repeatable): a local path or s3://, gs://, az://, file://; may hold "
+    "{date} and {time} (UTC, YYYY-MM-DD and HHMMSS) and {zone} (the zone, 'multi' for "
+    "several, 'all' for every zone).",
 )
 @click.option(
     "--format",
@@ -77,7 +81,7 @@ def zones(settings: Settings, fmt: str) -> None:
 )
 @click.option(
     "--manifest",
-    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="PATH|URI",
     help="Also write a JSON manifest: files (rows, bytes, sha256), schema, request ids.",
 )
 @click.option(
@@ -94,7 +98,7 @@ def zones(settings: Settings, fmt: str) -> None:
 )
 @click.option(
     "--store",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    metavar="PATH|URI",
     help="Snapshot store: .xlsx outputs get a Changes sheet (its last two snapshots).",
 )
 @pass_settings
@@ -106,10 +110,10 @@ def export(
     tags_mode: tuple[str, ...],
     partition_by: tuple[str, ...],
     mode: str,
-    manifest: Path | None,
+    manifest: str | None,
     no_neutralize_formulas: bool,
     bom: bool,
-    store: Path | None,
+    store: str | None,
     **kwargs: Any,
 ) -> None:
     """Fetch once and write every output (Parquet, CSV, CSV.gz, JSONL, XLSX), each atomically.
@@ -126,11 +130,17 @@ def export(
     """
     from ..errors import InvalidArgument
     from ..export import plan_exports, zones_of
+    from ..storage import location, same_target
 
     started = time.monotonic()
     source = read_source(kwargs)
-    if source.metrics_file is not None and source.metrics_file in {manifest, *map(Path, outputs)}:
-        raise InvalidArgument(f"the metrics file {source.metrics_file} is also an output")
+    if source.metrics_file is not None:
+        metrics = location(source.metrics_file)
+        given = [location(p) for p in (*outputs, *([manifest] if manifest else []))]
+        if any(same_target(metrics, p) for p in given):
+            raise InvalidArgument(f"the metrics file {source.metrics_file} is also an output")
+    if store is not None:
+        _existing_store(store)
     plan = plan_exports(
         outputs,
         format=fmt,
@@ -198,13 +208,13 @@ def summary(settings: Settings, /, by: tuple[str, ...], fmt: str, **kwargs: Any)
 @click.option(
     "-o",
     "--output-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR|URI",
     required=True,
-    help="Directory for the charts (created).",
+    help="Directory for the charts (created), or a bucket prefix (s3://bucket/charts).",
 )
 @click.option("--format", "fmt", type=click.Choice(CHART_FORMATS), default="png", show_default=True)
 @pass_settings
-def charts(settings: Settings, /, output_dir: Path, fmt: str, **kwargs: Any) -> None:
+def charts(settings: Settings, /, output_dir: str, fmt: str, **kwargs: Any) -> None:
     """Bar charts of image counts by category, OS type, status (and zone, for several).
 
     Writes images_by_category, images_by_osType, images_by_imageStatus (and images_by_zone)
@@ -216,9 +226,12 @@ def charts(settings: Settings, /, output_dir: Path, fmt: str, **kwargs: Any) -> 
     """
     from ..charts import save_charts, summary_charts
 
-    frame = load_images(settings, read_source(kwargs))
-    for path in save_charts(summary_charts(frame), output_dir, format=fmt):
-        show(settings, path)
+    source = read_source(kwargs)
+    with _output_directory(output_dir) as (local, published):
+        frame = load_images(settings, source)
+        paths = save_charts(summary_charts(frame), local, format=fmt)
+    for path in paths:
+        show(settings, published(path))
 
 
 @click.command()
@@ -226,10 +239,11 @@ def charts(settings: Settings, /, output_dir: Path, fmt: str, **kwargs: Any) -> 
 @click.option(
     "-o",
     "--output-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=Path("reports"),
+    metavar="DIR|URI",
+    default="reports",
     show_default=True,
-    help="Directory for inventory-report.html and inventory-report.md (created).",
+    help="Directory for inventory-report.html and inventory-report.md (created), or a "
+    "bucket prefix (s3://bucket/reports).",
 )
 @click.option(
     "--require-tag",
@@ -260,20 +274,20 @@ def charts(settings: Settings, /, output_dir: Path, fmt: str, **kwargs: Any) -> 
 @click.option("--title", help="The report's title.")
 @click.option(
     "--store",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    metavar="PATH|URI",
     help="Snapshot store: adds the changes between its last two snapshots and the trend.",
 )
 @pass_settings
 def report(
     settings: Settings,
     /,
-    output_dir: Path,
+    output_dir: str,
     require_tags: tuple[str, ...],
     max_rows: int,
     max_list_rows: int,
     owner_tag: str | None,
     title: str | None,
-    store: Path | None,
+    store: str | None,
     **kwargs: Any,
 ) -> None:
     """Write the inventory report: one self-contained HTML file plus Markdown.
@@ -286,30 +300,33 @@ def report(
     from ..report import build_report
 
     source = read_source(kwargs)
-    frame = load_images(settings, source)
-    options: dict[str, Any] = {"title": title} if title else {}
-    paths = build_report(
-        frame,
-        output_dir,
-        require_tags=split_list(require_tags),
-        owner_tag=owner_tag.strip() if owner_tag else None,
-        max_rows=max_rows,
-        max_list_rows=max_list_rows,
-        store=store,
-        source=source.label,
-        **options,
-    )
-    show(settings, paths.html)
-    show(settings, paths.markdown)
+    if store is not None:
+        _existing_store(store)
+    with _output_directory(output_dir) as (local, published):
+        frame = load_images(settings, source)
+        options: dict[str, Any] = {"title": title} if title else {}
+        paths = build_report(
+            frame,
+            local,
+            require_tags=split_list(require_tags),
+            owner_tag=owner_tag.strip() if owner_tag else None,
+            max_rows=max_rows,
+            max_list_rows=max_list_rows,
+            store=store,
+            source=source.label,
+            **options,
+        )
+    show(settings, published(paths.html))
+    show(settings, published(paths.markdown))
 
 
 @click.command()
 @fetch_options
 @click.option(
     "--store",
-    type=click.Path(file_okay=False, path_type=Path),
+    metavar="PATH|URI",
     required=True,
-    help="Snapshot store directory (created).",
+    help="Snapshot store: a directory (created), or a bucket prefix (s3://bucket/store).",
 )
 @click.option(
     "--date",
@@ -319,7 +336,7 @@ def report(
 )
 @pass_settings
 def snapshot(
-    settings: Settings, /, store: Path, snapshot_date: datetime | None, **kwargs: Any
+    settings: Settings, /, store: str, snapshot_date: datetime | None, **kwargs: Any
 ) -> None:
     """Fetch and store the day's snapshot (re-running the same day replaces it).
 
@@ -330,8 +347,11 @@ def snapshot(
       imgframe snapshot --store /data/imgframe/snapshots
     """
     from ..history import write_snapshot
+    from ..storage import location
 
-    frame = load_images(settings, read_source(kwargs))
+    source = read_source(kwargs)
+    location(store)  # a bad URI or a missing extra: before any request
+    frame = load_images(settings, source)
     info = write_snapshot(
         frame, store, snapshot_date=snapshot_date.date() if snapshot_date else None
     )
@@ -342,9 +362,9 @@ def snapshot(
 @click.command()
 @click.option(
     "--store",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    metavar="PATH|URI",
     required=True,
-    help="Snapshot store directory.",
+    help="Snapshot store (a directory, or s3://bucket/store).",
 )
 @click.option(
     "--from",
@@ -361,7 +381,7 @@ def snapshot(
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="PATH|URI",
     help="Also write every change to this file (.csv, .csv.gz, .parquet, .jsonl; replaced).",
 )
 @click.option(
@@ -380,10 +400,10 @@ def snapshot(
 @pass_settings
 def diff(
     settings: Settings,
-    store: Path,
+    store: str,
     from_date: datetime | None,
     to_date: datetime | None,
-    output: Path | None,
+    output: str | None,
     fmt: str,
     exit_code: bool,
 ) -> None:
@@ -399,7 +419,10 @@ def diff(
     """
     from ..history import diff_store
     from ..summary import format_table
+    from .options import learn_cloud_secrets
 
+    learn_cloud_secrets(settings)
+    _existing_store(store)
     result = diff_store(
         store,
         from_date=from_date.date() if from_date else None,
@@ -422,3 +445,35 @@ def diff(
         say(settings, f"wrote {len(changes)} changes to {output}")
     if exit_code and len(changes):
         click.get_current_context().exit(1)
+
+
+@contextlib.contextmanager
+def _output_directory(
+    value: str,
+) -> Iterator[tuple[Path, Callable[[Path], Path | str]]]:
+    """A local directory to write into, and what to call each file written there: itself
+    for a local directory; for a bucket prefix, a temporary directory whose files are put
+    under the prefix (each whole) when the block ends without error."""
+    from ..storage import location
+
+    where = location(value)
+    if where.is_local:
+        yield where.path, lambda path: path
+        return
+    with tempfile.TemporaryDirectory(prefix="imgframe-out-") as tmp:
+        staging = Path(tmp)
+        yield staging, lambda path: str(where.child(path.relative_to(staging).as_posix()))
+        where.upload_tree(staging)
+
+
+def _existing_store(store: str) -> None:
+    """A store option naming nothing is a usage error (exit 2), before any request."""
+    from ..errors import DataError
+    from ..history.layout import existing_store
+
+    try:
+        existing_store(store)
+    except DataError as exc:
+        if not str(exc).startswith("no snapshot store at"):
+            raise  # unreadable (denied, unreachable): exit 1, not a usage error
+        raise click.BadParameter(str(exc), param_hint="'--store'") from None

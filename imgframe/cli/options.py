@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -21,6 +20,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from ..client import ConnectionArgs
+    from ..storage import Location
 
 __all__ = ["Source", "fetch_options", "load_images", "parse_tags", "read_source", "split_list"]
 
@@ -98,10 +98,11 @@ def fetch_options(command: F) -> F:
         click.option(
             "--from",
             "source",
-            metavar="PATH",
+            metavar="PATH|URI",
             help="Read images from an earlier export (Parquet file or dataset, CSV, CSV.gz, "
             "JSONL) or a snapshot store (its latest day, or STORE@YYYY-MM-DD) instead of the "
-            "API; the API filters cannot be combined with it.",
+            "API, a local path or s3://, gs://, az://, file://; the API filters cannot be "
+            "combined with it.",
         ),
         click.option(
             "--from-raw-formulas",
@@ -175,9 +176,9 @@ def fetch_options(command: F) -> F:
         ),
         click.option(
             "--metrics-file",
-            type=click.Path(dir_okay=False, path_type=Path),
+            metavar="PATH|URI",
             help="Write run metrics here, as a Prometheus textfile (node_exporter), on success "
-            "and failure alike.",
+            "and failure alike (a local path, or an object: s3://...).",
         ),
     ]
     for option in reversed(options):
@@ -189,7 +190,7 @@ def fetch_options(command: F) -> F:
 class Source:
     """The fetch options of one command, checked for usage errors before any request."""
 
-    path: Path | None
+    path: str | None
     raw_formulas: bool
     zone_ids: list[str]
     filters: dict[str, Any]
@@ -200,7 +201,7 @@ class Source:
     allow_partial: bool = False
     usage: bool = True
     fail_on_empty: bool = False
-    metrics_file: Path | None = None
+    metrics_file: str | None = None
     cache: str | None = None
     refresh: str | None = None
     #: ``--from`` names a snapshot store: read its day ``day`` (None: the latest).
@@ -256,8 +257,13 @@ def read_source(kwargs: dict[str, Any]) -> Source:
     ImageFilters.build(**filters)
     for zone in zone_ids:
         check_zone_id(zone)
+    settings = ctx.find_object(Settings)
+    if settings is not None:
+        learn_cloud_secrets(settings)
     if params["metrics_file"] is not None:
-        settings = ctx.find_object(Settings)
+        from ..storage import location
+
+        location(params["metrics_file"])  # a bad URI or a missing extra: before any request
         if settings is not None:
             settings.metrics = RunMetrics(command=ctx.command.name or "imgframe")
             settings.metrics_path = params["metrics_file"]
@@ -281,20 +287,29 @@ def read_source(kwargs: dict[str, Any]) -> Source:
     )
 
 
-def _source_of(value: str | None) -> tuple[Path | None, bool, date | None]:
-    """``--from``'s (path, is a snapshot store, its day): a file or dataset, a store (its
-    latest day), or ``STORE@YYYY-MM-DD``; a usage error when there is no such thing."""
+def learn_cloud_secrets(settings: Settings) -> None:
+    """Mask the environment's cloud secrets in every line the run prints or logs."""
+    from ..storage.cloud import environment_secret_values
+
+    settings.secrets.extend(v for v in environment_secret_values() if v not in settings.secrets)
+
+
+def _source_of(value: str | None) -> tuple[str | None, bool, date | None]:
+    """``--from``'s (path or URI, is a snapshot store, its day): a file or dataset, a store
+    (its latest day), or ``STORE@YYYY-MM-DD``; a usage error when there is no such thing."""
+    from ..storage import location
+
     if value is None:
         return None, False, None
-    path = Path(value)
-    if path.exists():
-        return path, _is_store(path), None
+    where = location(value)
+    if where.exists():
+        return value, _is_store(where), None
     head, at, day = value.rpartition("@")
-    if at and Path(head).is_dir():
-        if not _is_store(Path(head)):
+    if at and head and location(head).is_dir():
+        if not _is_store(location(head)):
             raise click.BadParameter(f"{head} is not a snapshot store", param_hint="--from")
         try:
-            return Path(head), True, date.fromisoformat(day)
+            return head, True, date.fromisoformat(day)
         except ValueError:
             raise click.BadParameter(
                 f"{day!r} is not a date (YYYY-MM-DD) in {value}", param_hint="--from"
@@ -302,9 +317,10 @@ def _source_of(value: str | None) -> tuple[Path | None, bool, date | None]:
     raise click.BadParameter(f"{value} does not exist", param_hint="--from")
 
 
-def _is_store(path: Path) -> bool:
+def _is_store(where: Location) -> bool:
     """A directory holding ``snapshot_date=...`` days (what ``imgframe snapshot`` writes)."""
-    return path.is_dir() and any(p.name.startswith("snapshot_date=") for p in path.iterdir())
+    directories, _ = where.list_dir()
+    return any(name.startswith("snapshot_date=") for name in directories)
 
 
 def load_images(settings: Settings, source: Source) -> pd.DataFrame:
@@ -374,7 +390,7 @@ def load_images(settings: Settings, source: Source) -> pd.DataFrame:
     return frame
 
 
-def _store_day(store: Path, day: date | None) -> pd.DataFrame:
+def _store_day(store: str, day: date | None) -> pd.DataFrame:
     """One day of a snapshot store (the latest by default) as the frame it was written from:
     without the store's ``snapshot_date`` and ``snapshotAt``."""
     from ..errors import DataError

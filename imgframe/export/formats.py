@@ -188,8 +188,7 @@ def read_export_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     if not where.is_local:
         if where.is_file():
             with where.local_copy() as copy:
-                found = read_export_metadata(copy)
-                return found
+                return read_export_metadata(copy)
         common = where.child(COMMON_METADATA)
         if not common.is_file():
             raise DataError(f"no export at {where}")

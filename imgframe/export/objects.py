@@ -24,6 +24,7 @@ both versions. The snapshot store's ``imgframe ddl`` statements follow the manif
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import tempfile
@@ -184,9 +185,10 @@ def read_object_dataset(target: Location) -> pd.DataFrame:
             raise DataError(f"{target} has no {DATASET_MANIFEST}: not an imgframe dataset")
         schema = schema_of(manifest, target)
         partition_by = list(manifest.get("partitionBy", []))
+        paths = [str(f["path"]) for f in manifest["files"]]
         try:
             tables = run_concurrently(
-                lambda f: _part(target, f["path"], partition_by), manifest["files"]
+                functools.partial(_part, target, partition_by=partition_by), paths
             )
         except DataError as exc:
             if read_manifest(target)[1] == etag:

@@ -30,8 +30,18 @@ LOCK_NAME = ".imgframe.lock"
 #: Work directories of a writer: the new day is built in one, the old day moved to the other.
 STAGING_PREFIX = ".tmp-"
 TRASH_PREFIX = ".trash-"
-#: In an object store: a day's commit, put last (see :mod:`imgframe.history.objects`).
-DAY_MANIFEST = "_manifest.json"
+#: In an object store, the days' commits (see :mod:`imgframe.history.objects`): one
+#: ``snapshot_date=YYYY-MM-DD/manifest.json`` per day, in a directory every Parquet reader
+#: of the store skips (its name starts with ``_``) yet readable as JSON by every engine
+#: (no name below it starts with ``_`` or ``.``, which Spark and Hive would skip).
+COMMITS_DIR = "_imgframe/days"
+DAY_MANIFEST = "manifest.json"
+
+
+def commit_key(day: date) -> str:
+    """Where the commit of ``day`` is, under the store."""
+    return f"{COMMITS_DIR}/{DAY_PREFIX}{day.isoformat()}/{DAY_MANIFEST}"
+
 
 SNAPSHOT_AT = pa.field("snapshotAt", pa.timestamp("us", tz="UTC"))
 #: Partition columns as read: ``zoneId`` a dictionary, so that it costs a code per row.

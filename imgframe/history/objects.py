@@ -7,11 +7,12 @@ The layout is the local one plus one commit file per day and the writers' lease:
       snapshot_date=2025-06-01/
         zoneId=asia-east-1a/part-<run>.parquet
         zoneId=na-west-1a/part-<run>.parquet
-        _manifest.json                              the day's commit, put last
+      _imgframe/days/
+        snapshot_date=2025-06-01/manifest.json      the day's commit, put last
 
 A bucket has no rename, so a day cannot be built aside and moved in. Instead every write of
 a day puts its files under names no other write uses (``<run>`` is a time-ordered stamp and a
-random part), then the day's ``_manifest.json`` listing exactly those files, with a
+random part), then the day's ``manifest.json`` listing exactly those files, with a
 conditional put: ``If-None-Match: *`` for a new day, ``If-Match: <etag>`` of the manifest read
 at the start for a day written again. Only after that are the files of the replaced write
 (and any a killed writer left in the day) deleted.
@@ -19,9 +20,11 @@ at the start for a day written again. Only after that are the files of the repla
 Readers (:func:`~imgframe.history.read_snapshots`, ``diff``, ``status_trend``, the report,
 ``--from``, and the statements ``imgframe ddl`` prints) read a day through its manifest: a
 day without one is not there yet (being written, or left by a killed writer), and a file not
-in it is not part of the day. Files named by a manifest never change, so a read that found
-all of a day's files read that commit exactly; one that misses a file (the day was written
-again and the old files deleted meanwhile) reads again.
+in it is not part of the day. The commits live apart from the days so that Spark, Athena and
+Trino, which skip names starting with ``_`` or ``.`` in a listing, can read them too. Files
+named by a manifest never change, so a read that found all of a day's files read that commit
+exactly; one that misses a file (the day was written again and the old files deleted
+meanwhile) reads again.
 
 Writers take the store's lease, and cannot lose data even without it: of two commits of one
 day, the second finds the manifest changed and fails with
@@ -45,7 +48,7 @@ import pyarrow.parquet as pq
 from .._version import __version__
 from ..errors import DataError, ExportError
 from ..storage import Location, WriteConflict, run_concurrently
-from .layout import DAY_MANIFEST, DAY_PREFIX, ZONE_PREFIX, day_of
+from .layout import COMMITS_DIR, DAY_MANIFEST, DAY_PREFIX, ZONE_PREFIX, commit_key, day_of
 from .lease import writer_lease
 
 __all__ = ["CommittedDay", "committed_days", "object_consistently", "write_object_day"]
@@ -65,12 +68,13 @@ class CommittedDay:
 
 
 def committed_days(root: Location) -> list[CommittedDay]:
-    """Every committed day of the store, oldest first (one listing of the store)."""
+    """Every committed day of the store, oldest first (one listing of its commits)."""
+    commits = root.child(COMMITS_DIR)
     found = []
-    for item in root.walk():
+    for item in commits.walk():
         head, _, tail = item.path.partition("/")
         if head.startswith(DAY_PREFIX) and tail == DAY_MANIFEST:
-            found.append(CommittedDay(day_of(head), root.child(item.path), item.etag))
+            found.append(CommittedDay(day_of(head), commits.child(item.path), item.etag))
     return sorted(found, key=lambda d: d.day)
 
 
@@ -139,7 +143,7 @@ def write_object_day(
     """Write ``table`` (``groups``: row positions per zone) as the day ``day`` and commit
     it; returns the zones written."""
     day_place = root.child(f"{DAY_PREFIX}{day.isoformat()}")
-    commit_place = day_place.child(DAY_MANIFEST)
+    commit_place = root.child(commit_key(day))
     run = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
     parts = [(str(zone), positions.to_numpy()) for zone, positions in groups]
 
@@ -168,7 +172,8 @@ def write_object_day(
             "zones": [zone for zone, _ in parts],
             "files": files,
         }
-        body = (json.dumps(manifest, indent=1) + "\n").encode()
+        # One line: Spark and Athena read JSON Lines.
+        body = (json.dumps(manifest, separators=(",", ":")) + "\n").encode()
         try:
             commit_place.put(body, mode=etag or "create")
         except WriteConflict:
@@ -180,7 +185,7 @@ def write_object_day(
         except BaseException:
             _remove_run(day_place, run)
             raise
-        keep = {f["path"] for f in files} | {DAY_MANIFEST}
+        keep = {f["path"] for f in files}
         with contextlib.suppress(ExportError, DataError):  # the commit stands either way
             day_place.delete([o.path for o in day_place.walk() if o.path not in keep])
     return [zone for zone, _ in parts]

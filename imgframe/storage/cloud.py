@@ -25,7 +25,13 @@ from ..errors import ConfigError
 if TYPE_CHECKING:
     from .base import Location
 
-__all__ = ["describe_error", "is_not_found", "make_store", "redact"]
+__all__ = [
+    "describe_error",
+    "environment_secret_values",
+    "is_not_found",
+    "make_store",
+    "redact",
+]
 
 _STORES: dict[tuple[str, ...], Any] = {}
 _LOCK = threading.Lock()
@@ -166,9 +172,19 @@ def describe_error(doing: str, where: Location | str, exc: BaseException) -> str
 
 def redact(text: str) -> str:
     """``text`` without signatures, tokens or the environment's cloud secrets."""
-    from .remote import environment_secret_values
-
     text = _SECRET_PARAMS.sub(r"\1***", text)
     for secret in environment_secret_values():
         text = text.replace(secret, "***")
     return text
+
+
+def environment_secret_values() -> list[str]:
+    """The cloud secrets in the environment (masked wherever text is shown)."""
+    names = (
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AZURE_STORAGE_ACCOUNT_KEY",
+        "AZURE_STORAGE_SAS_TOKEN",
+        "AZURE_CLIENT_SECRET",
+    )
+    return [v for n in names if (v := os.environ.get(n)) and len(v) >= 6]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import os
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
@@ -330,15 +329,3 @@ class _Upload(io.RawIOBase):
             with contextlib.suppress(Exception):
                 self._writer.__exit__(type(exc), exc, exc.__traceback__)  # aborts it
         super().close()
-
-
-def environment_secret_values() -> list[str]:
-    """The cloud secrets in the environment (masked wherever text is shown)."""
-    names = (
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AZURE_STORAGE_ACCOUNT_KEY",
-        "AZURE_STORAGE_SAS_TOKEN",
-        "AZURE_CLIENT_SECRET",
-    )
-    return [v for n in names if (v := os.environ.get(n)) and len(v) >= 6]
