@@ -175,3 +175,21 @@ def test_instances_are_typed(server: sandbox.Sandbox, client: imgframe.Client) -
     # SDK fields beyond the inventory's are typed too: read without inference.
     assert frame.loc[0, "systemDisk"]["diskSize"] == first["systemDisk"]["diskSize"]
     assert [n["nicId"] for n in frame.loc[0, "nics"]] == [n["nicId"] for n in first["nics"]]
+
+
+def test_a_narrowed_read_skips_fields_however_deep_they_nest() -> None:
+    from imgframe.errors import InvalidArgument
+    from imgframe.parse import INSTANCES, parse_page
+
+    bomb = b"[" * 1_000_000 + b"]" * 1_000_000
+    body = (
+        b'{"requestId":"r","response":{"requestId":"r","totalCount":1,"dataSet":[{"instanceId":'
+        b'"i-1","zoneId":"asia-east-1a","imageId":"img-1","nics":' + bomb + b"}]}}"
+    )
+    page = parse_page(body, INSTANCES.narrowed(["zoneId", "imageId"]))
+    assert page.records.to_pylist() == [
+        {"instanceId": "i-1", "zoneId": "asia-east-1a", "imageId": "img-1"}
+    ]
+    with pytest.raises(InvalidArgument) as caught:
+        INSTANCES.narrowed(["zoneId", "colour"])
+    assert str(caught.value).startswith("DescribeInstances has no field(s) colour; its fields: ")
