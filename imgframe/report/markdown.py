@@ -12,7 +12,6 @@ import pandas as pd
 from ..charts import trend_table
 from ..text import markdown_cell
 from .cells import header, is_number, number, text_cells
-from .findings import status_breakdown
 from .model import ReportModel
 
 # What markdown_cell escapes, applied to text already cleaned.
@@ -94,7 +93,7 @@ def _figures(items: Sequence[tuple[str, int | None]]) -> list[str]:
 def _findings(model: ReportModel) -> list[str]:
     out = ["## Hygiene findings", ""]
     for finding in model.findings:
-        count = len(finding.images)
+        count = finding.count
         shown = f"{count:,}" if finding.known else "unknown"
         out += [f"### {finding.title}: {shown}", "", markdown_cell(finding.description), ""]
         if not finding.known:
@@ -105,9 +104,9 @@ def _findings(model: ReportModel) -> list[str]:
             out += ["Listed in its own section below.", ""]
         else:
             if finding.key == "not_available":
-                pairs = status_breakdown(finding.images)
+                pairs = finding.breakdown
                 out += [" · ".join(f"{markdown_cell(s)}: {n:,}" for s, n in pairs), ""]
-            out += [_md_table(finding.images, model.max_rows), ""]
+            out += [_md_table(finding.images, model.max_rows, total=count), ""]
     return out
 
 
