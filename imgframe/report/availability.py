@@ -16,7 +16,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .columns import Coded, arrow_column, clean_text_array, coded, first_rows, text_array, top_rows
+from .columns import (
+    Coded,
+    arrow_column,
+    clean_text_array,
+    coded,
+    first_rows,
+    text_values,
+    top_rows,
+)
 from .facts import GROUPS, Facts
 from .sections import Matrix
 
@@ -41,7 +49,9 @@ def _cells(facts: Facts, rows: np.ndarray[Any, Any]) -> list[str]:
 
 
 def _taken(array: pa.Array, rows: np.ndarray[Any, Any]) -> pa.Array:
-    return array.take(pa.array(rows, pa.int64()))
+    """``rows`` of the array; a dictionary array's codes are taken, then decoded."""
+    taken = array.take(pa.array(rows, pa.int64()))
+    return taken.dictionary_decode() if pa.types.is_dictionary(taken.type) else taken
 
 
 def _public_matrix(df: pd.DataFrame, facts: Facts, max_rows: int) -> Matrix:
@@ -52,13 +62,13 @@ def _public_matrix(df: pd.DataFrame, facts: Facts, max_rows: int) -> Matrix:
         return Matrix(
             "public", title, "No public images in this inventory.", zones, pd.DataFrame(), 0
         )
-    names = clean_text_array(_taken(text_array(df, "imageName"), rows)).fill_null("")
+    names = clean_text_array(_taken(text_values(df, "imageName"), rows)).fill_null("")
     part = pd.DataFrame(
         {
-            "imageId": np.array(_taken(text_array(df, "imageId"), rows).to_pylist(), object),
+            "imageId": np.array(_taken(text_values(df, "imageId"), rows).to_pylist(), object),
             "name": np.array(names.to_pylist(), dtype=object),
             "category": np.array(
-                _taken(text_array(df, "category"), rows).fill_null("").to_pylist(), object
+                _taken(text_values(df, "category"), rows).fill_null("").to_pylist(), object
             ),
             "zone": np.array(facts.zone.text(rows), dtype=object),
             "cell": np.array(_cells(facts, rows), dtype=object),
@@ -131,7 +141,7 @@ def _custom_matrix(df: pd.DataFrame, facts: Facts, max_rows: int) -> Matrix | No
     zone = space.codes(facts.zone)[rows]
     region = zone
     if "regionId" in df.columns:
-        given = space.codes(coded(_taken(text_array(df, "regionId"), rows)))
+        given = space.codes(coded(text_values(df, "regionId")))[rows]
         region = np.where(given >= 0, given, zone)
     listed = (image >= 0) & (region >= 0)
     listed_image, listed_region = image[listed], region[listed]
@@ -143,21 +153,29 @@ def _custom_matrix(df: pd.DataFrame, facts: Facts, max_rows: int) -> Matrix | No
     regions = len(space.labels)
     fetched = np.bincount(region[region >= 0], minlength=regions) > 0
     available = facts.group[rows] == GROUPS.index("available")  # the status is AVAILABLE
-    # One pass per region: which images are there (listed or expected), and is that bad?
+    # One pass per region over the images in it (listed or expected): count the region,
+    # and whether it is a problem there. Scratch arrays are reset after each region, so the
+    # work is the rows and list entries, not images x regions.
     count = np.zeros(images, dtype=np.int64)
     score = np.zeros(images, dtype=np.int64)
+    none = len(rows)
+    first_here = np.full(images, none, dtype=np.int64)
+    expected = np.zeros(images, dtype=bool)
     by_listing = _split(listed_region, regions)
     by_expectation = _split(expected_region, regions)
     for r in range(regions):
-        first_here = np.full(images, len(rows), dtype=np.int64)
-        np.minimum.at(first_here, listed_image[by_listing[r]], listed_row[by_listing[r]])
-        here = first_here < len(rows)
-        expected = np.zeros(images, dtype=bool)
-        expected[expected_image[by_expectation[r]]] = True
-        count += here | expected
-        gap = expected & ~here
-        bad = here & ~available[np.minimum(first_here, len(rows) - 1)]
-        score += (gap & fetched[r]) | bad
+        there, wanted = listed_image[by_listing[r]], expected_image[by_expectation[r]]
+        np.minimum.at(first_here, there, listed_row[by_listing[r]])
+        expected[wanted] = True
+        touched = np.concatenate([there, wanted])
+        here = first_here[touched] < none
+        gap = expected[touched] & ~here
+        bad = here & ~available[np.minimum(first_here[touched], none - 1)]
+        # An image touched twice gets the same values twice: each write is the same.
+        count[touched] += 1
+        score[touched] += (gap & fetched[r]) | bad
+        first_here[there] = none
+        expected[wanted] = False
     multi = np.flatnonzero(count >= 2)
     title = "Custom images by region"
     if not len(multi):
@@ -251,7 +269,7 @@ def _grid(
     shown = sorted({labels[r] for cells_of in grid.values() for r in cells_of})
     column_of = {labels[r]: r for cells_of in grid.values() for r in cells_of}
     at = rows[first[chosen]]
-    names = clean_text_array(_taken(text_array(df, "imageName"), at)).fill_null("").to_pylist()
+    names = clean_text_array(_taken(text_values(df, "imageName"), at)).fill_null("").to_pylist()
     ids = facts.id_labels.take(pa.array(facts.ids[at] if facts.ids is not None else [])).to_pylist()
     data: dict[str, list[str]] = {
         "Image": [name or i for name, i in zip(names, ids, strict=True)],

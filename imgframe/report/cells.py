@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from ..text import display_text
-from .facts import clean_text_array
+from .columns import clean_text_array
 
 #: Longest cell text shown in a table (names, descriptions), in characters.
 CELL_CHARS = 120
@@ -47,6 +48,25 @@ def number(value: Any) -> str:
     if float(value).is_integer():
         return f"{int(value):,}"
     return f"{float(value):,.2f}"
+
+
+def number_cells(series: pd.Series) -> list[str]:
+    """A numeric column's cells as :func:`number` writes them, integers without a call per
+    cell.
+
+    >>> number_cells(pd.Series([1234, None, 5], dtype="Int64"))
+    ['1,234', '', '5']
+    """
+    dtype = series.dtype
+    if pd.api.types.is_integer_dtype(dtype):
+        values = series.to_numpy(dtype=np.int64, na_value=0)
+        missing = series.isna().to_numpy(dtype=bool)
+        cells = [f"{v:,}" for v in values.tolist()]
+        if missing.any():
+            for i in np.flatnonzero(missing).tolist():
+                cells[i] = ""
+        return cells
+    return [number(v) for v in series.tolist()]
 
 
 def text_cells(series: pd.Series) -> list[str]:

@@ -44,14 +44,42 @@ def clean_text_array(values: pa.Array) -> pa.Array:
     """
     if not pa.types.is_string(values.type) and not pa.types.is_large_string(values.type):
         values = values.cast(pa.string())
+    data = text_bytes(values)
+    if not len(data):
+        return values
+    control = bool(np.any((data < 0x20) | (data == 0x7F)))
+    if not control and not np.any(data >= 0x80):  # the usual case: plain ASCII text
+        return values
+    # Only rows with a control or format character change (every pattern below starts
+    # with one), so only they are cleaned.
+    suspect = values if control else values.filter(pc.invert(pc.string_is_ascii(values)))
+    if not pc.any(pc.match_substring_regex(suspect, _NEEDS_CLEANING)).as_py():
+        return values
+    dirty = pc.match_substring_regex(values, _NEEDS_CLEANING).fill_null(False)
+    part = values.filter(dirty)
+    part = pc.replace_substring_regex(part, _ESCAPES, "")
+    part = pc.replace_substring_regex(part, _LINE_BREAKS, " ")
+    part = pc.replace_substring_regex(part, _INVISIBLE, "")
+    return pc.replace_with_mask(values, dirty, part)
+
+
+def text_bytes(values: pa.Array) -> np.ndarray[Any, Any]:
+    """The UTF-8 bytes a string array's values span (nulls included), without a copy.
+
+    >>> text_bytes(pa.array(["ab", None, "c"]).slice(1)).tobytes()
+    b'c'
+    """
     if not len(values):
-        return values
-    dirty = pc.match_substring_regex(values, _NEEDS_CLEANING)
-    if not pc.any(dirty).as_py():  # the usual case: one scan, no copy
-        return values
-    values = pc.replace_substring_regex(values, _ESCAPES, "")
-    values = pc.replace_substring_regex(values, _LINE_BREAKS, " ")
-    return pc.replace_substring_regex(values, _INVISIBLE, "")
+        return np.zeros(0, dtype=np.uint8)
+    _, offsets, data = values.buffers()
+    if data is None or offsets is None:
+        return np.zeros(0, dtype=np.uint8)
+    wide = pa.types.is_large_string(values.type) or pa.types.is_large_binary(values.type)
+    kind = np.int64 if wide else np.int32
+    ends = np.frombuffer(
+        offsets, dtype=kind, count=len(values) + 1, offset=values.offset * np.dtype(kind).itemsize
+    )
+    return np.frombuffer(data, dtype=np.uint8)[int(ends[0]) : int(ends[-1])]
 
 
 def arrow_column(df: pd.DataFrame, name: str) -> pa.Array | None:
@@ -190,10 +218,29 @@ def coded(
     return merge_labels(codes, labels)
 
 
+def text_values(df: pd.DataFrame, name: str) -> pa.Array:
+    """Like :func:`text_array`, but a categorical stays a dictionary array (codes and
+    categories, no row decoded)."""
+    array = arrow_column(df, name)
+    if array is not None and pa.types.is_dictionary(array.type):
+        if _is_text(array.type.value_type):
+            return array
+    return text_array(df, name)
+
+
+def text_codes(df: pd.DataFrame, name: str) -> Coded:
+    """``df[name]`` as text codes (labels as ``astype("string")`` reads them, not cleaned),
+    from a categorical's own codes when it is one. All missing when the frame lacks the
+    column."""
+    return coded(text_values(df, name))
+
+
 def merge_labels(codes: np.ndarray[Any, Any], labels: Sequence[str | None]) -> Coded:
     """Codes renumbered so that equal labels share one code (a None label is missing), and
     labels no row uses dropped."""
     used = np.bincount(codes[codes >= 0], minlength=len(labels)) > 0 if len(codes) else None
+    if used is not None and used.all() and None not in labels and len(set(labels)) == len(labels):
+        return Coded(codes, [str(label) for label in labels])  # nothing to merge or drop
     distinct: dict[str, int] = {}
     mapping = np.full(len(labels) + 1, -1, dtype=np.int64)
     for i, label in enumerate(labels):

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from ..charts import OTHER_COLOUR, status_order
 from ..summary import NONE_LABEL, summarize
-from .columns import Coded, arrow_column, coded, merge_labels
+from .columns import Coded, arrow_column, coded
 from .facts import Facts
 from .svg import Bar, Series, plain_colour, status_colour
 
@@ -37,41 +37,43 @@ def count_table(df: pd.DataFrame, by: str, facts: Facts) -> pd.DataFrame:
     keys = _keys(df, by, facts)
     if keys is None:  # not text: let pandas say how the values read
         return summarize(df, by=(by,))
-    width = len(keys.labels)
-    images = np.bincount(keys.codes, minlength=width)
-    order = sorted(
-        (i for i in range(width) if images[i]), key=lambda i: (-int(images[i]), keys.labels[i])
-    )
-    picked = np.array(order, dtype=np.int64)
+    labels, images = _merged(keys, np.bincount(keys.codes + 1, minlength=len(keys.labels) + 1))
+    order = sorted((i for i in range(len(labels)) if images[i]), key=lambda i: (-images[i], labels[i]))
     table = pd.DataFrame(
         {
-            by: pd.array([keys.labels[i] for i in order], dtype="string"),
-            "images": images[picked].astype(np.int64),
+            by: pd.array([labels[i] for i in order], dtype="string"),
+            "images": np.array([images[i] for i in order], dtype=np.int64),
         }
     )
     if "imageSize" in df.columns:
-        sizes = np.bincount(keys.codes, weights=facts.size, minlength=width)
-        table["sizeGiB"] = sizes[picked].astype(np.int64)
+        weights = np.bincount(keys.codes + 1, weights=facts.size, minlength=len(keys.labels) + 1)
+        _, sizes = _merged(keys, weights)
+        table["sizeGiB"] = np.array([sizes[i] for i in order], dtype=np.int64)
     return table
 
 
+def _merged(keys: Coded, per_code: np.ndarray) -> tuple[list[str], list[int]]:
+    """Totals per label of values counted per code + 1 (0: missing, shown ``(none)``),
+    labels that read the same added up."""
+    totals: dict[str, int] = {}
+    for label, value in zip([NONE_LABEL, *keys.labels], per_code.tolist(), strict=True):
+        totals[label] = totals.get(label, 0) + int(value)
+    return list(totals), list(totals.values())
+
+
 def _keys(df: pd.DataFrame, by: str, facts: Facts) -> Coded | None:
-    """The column's values as codes, ``(none)`` for missing ones (every row has a code)."""
+    """The column's values as codes (-1 missing)."""
     if by == "imageStatus":
-        source = facts.status
-    elif by == "zoneId":
-        source = facts.zone
-    else:
-        array = arrow_column(df, by)
-        if array is None:
-            return None
-        kind = array.type.value_type if pa.types.is_dictionary(array.type) else array.type
-        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
-            return None
-        source = coded(array)
-    return merge_labels(
-        np.where(source.codes < 0, len(source.labels), source.codes), [*source.labels, NONE_LABEL]
-    )
+        return facts.status
+    if by == "zoneId":
+        return facts.zone
+    array = arrow_column(df, by)
+    if array is None:
+        return None
+    kind = array.type.value_type if pa.types.is_dictionary(array.type) else array.type
+    if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+        return None
+    return coded(array)  # a categorical's own codes: no row decoded
 
 
 def bars_of(table: pd.DataFrame, by: str, *, max_bars: int = MAX_BARS) -> list[Bar]:
@@ -90,24 +92,21 @@ def bars_of(table: pd.DataFrame, by: str, *, max_bars: int = MAX_BARS) -> list[B
 
 def zone_status(facts: Facts) -> pd.DataFrame:
     """Images per zone and status: columns zoneId, imageStatus, images (no zero rows)."""
-    zone = merge_labels(
-        np.where(facts.zone.codes < 0, len(facts.zone.labels), facts.zone.codes),
-        [*facts.zone.labels, NONE_LABEL],
+    zones = [NONE_LABEL, *facts.zone.labels]
+    statuses = [NONE_LABEL, *facts.status.labels]
+    width = len(statuses)
+    cells = np.bincount(
+        (facts.zone.codes + 1) * width + facts.status.codes + 1, minlength=len(zones) * width
     )
-    status = merge_labels(
-        np.where(facts.status.codes < 0, len(facts.status.labels), facts.status.codes),
-        [*facts.status.labels, NONE_LABEL],
-    )
-    width = max(1, len(status.labels))
-    counts = np.bincount(zone.codes * width + status.codes, minlength=len(zone.labels) * width)
-    cells = np.flatnonzero(counts)
+    totals: dict[tuple[str, str], int] = {}
+    for cell in np.flatnonzero(cells).tolist():
+        key = (zones[cell // width], statuses[cell % width])
+        totals[key] = totals.get(key, 0) + int(cells[cell])
     return pd.DataFrame(
         {
-            "zoneId": pd.array([zone.labels[c // width] for c in cells.tolist()], dtype="string"),
-            "imageStatus": pd.array(
-                [status.labels[c % width] for c in cells.tolist()], dtype="string"
-            ),
-            "images": counts[cells].astype(np.int64),
+            "zoneId": pd.array([z for z, _ in totals], dtype="string"),
+            "imageStatus": pd.array([s for _, s in totals], dtype="string"),
+            "images": np.array(list(totals.values()), dtype=np.int64),
         }
     )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,7 @@ from .columns import (
     int_column,
     merge_labels,
     text_array,
+    text_codes,
 )
 
 __all__ = [
@@ -117,6 +119,16 @@ class Facts:
     def usage_known(self) -> bool:
         return self.instances is not None
 
+    @cached_property
+    def unused_images(self) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """(the unused rows' positions; each one's image, numbered by first appearance):
+        the headline and the unused section both need it."""
+        rows = np.flatnonzero(self.unused)
+        if self.ids is None:
+            return rows, np.arange(len(rows))
+        ranks, _ = first_rows(self.ids[rows], len(self.id_labels))
+        return rows, ranks
+
     def missing_text(self, rows: np.ndarray[Any, Any]) -> list[str]:
         """The required tag keys each of ``rows`` lacks, comma-separated ("" when none)."""
         if self.lacking is None:
@@ -140,18 +152,18 @@ def facts_of(
 ) -> Facts:
     """Every per-row fact the sections use, in one pass over the columns."""
     n = len(df)
-    status = coded(text_array(df, "imageStatus"))
+    status = text_codes(df, "imageStatus")
     group = status_groups_of(status)
-    kind = coded(text_array(df, "imageType"))
+    kind = text_codes(df, "imageType")
     custom = kind.codes == kind.label_of("CUSTOM_IMAGE")
     public = kind.codes == kind.label_of("PUBLIC_IMAGE")
     size, size_known = int_column(df, "imageSize")
     tags = tags_array(df)
     keys, values, parents = _flat_tags(tags)
     tag_count = np.bincount(parents, minlength=n)[:n] if n else np.zeros(0, dtype=np.int64)
-    present = set(pc.unique(keys).drop_null().to_pylist()) if len(keys) else set()
-    key = owner_tag if owner_tag else next((k for k in OWNER_KEYS if k in present), None)
-    owner = _owner(keys, values, parents, n, key)
+    hits = _KeyHits(keys)
+    key = owner_tag if owner_tag else next((k for k in OWNER_KEYS if hits(k).any()), None)
+    owner = _owner(hits, values, parents, n, key)
     instances: np.ndarray[Any, Any] | None = None
     known: np.ndarray[Any, Any] | None = None
     if "instanceCount" in df.columns:
@@ -164,22 +176,24 @@ def facts_of(
     settled = custom & (group != GROUPS.index("in_progress"))
     unused = _unused(settled, ids, len(id_labels), instances, known)
     wanted = tuple(k for k in dict.fromkeys(require_tags) if k)
-    lacking = _lacking(keys, parents, n, wanted) if wanted else None
+    lacking = _lacking(hits, parents, n, wanted) if wanted else None
 
-    problems = np.zeros(n, dtype=np.int64)
-    problems[group == GROUPS.index("failed")] |= FAILED
-    problems[(group == GROUPS.index("unavailable")) | (group == _UNKNOWN)] |= UNAVAILABLE
-    problems[group == GROUPS.index("in_progress")] |= IN_PROGRESS_FLAG
-    problems[unused] |= UNUSED
-    problems[custom & (tag_count == 0)] |= UNTAGGED
+    # Each problem's bit, from the group's (a table lookup) and the row flags.
+    by_group = np.zeros(len(GROUPS), dtype=np.int64)
+    by_group[GROUPS.index("failed")] = FAILED
+    by_group[GROUPS.index("unavailable")] = by_group[_UNKNOWN] = UNAVAILABLE
+    by_group[GROUPS.index("in_progress")] = IN_PROGRESS_FLAG
+    problems = by_group[group]
+    problems |= unused * UNUSED
+    problems |= (custom & (tag_count == 0)) * UNTAGGED
     if lacking is not None:
-        problems[custom & lacking.any(axis=1)] |= MISSING_TAGS
+        problems |= (custom & lacking.any(axis=1)) * MISSING_TAGS
     if instances is not None:
-        problems[(instances > 0) & (group != GROUPS.index("available"))] |= IN_USE_BROKEN
+        problems |= ((instances > 0) & (group != GROUPS.index("available"))) * IN_USE_BROKEN
     return Facts(
         rows=n,
         status=status,
-        zone=coded(text_array(df, "zoneId")),
+        zone=text_codes(df, "zoneId"),
         group=group,
         custom=custom,
         public=public,
@@ -238,22 +252,15 @@ def _unused(
     if instances is None or known is None or ids is None or not n:
         return np.zeros(n, dtype=bool)
     valid = settled & (ids >= 0)
-    codes = ids[valid]
-    running = np.bincount(codes, weights=instances[valid], minlength=space)
-    unknown = np.bincount(codes, weights=~known[valid], minlength=space)
-    per_id = (running == 0) & (unknown == 0)
-    out = np.zeros(n, dtype=bool)
-    out[valid] = per_id[codes]
-    return out
+    # An image is blocked by any listing with instances, or with an unknown count.
+    blocked = np.zeros(space + 1, dtype=bool)  # the extra slot: code -1, never read as valid
+    blocked[ids[valid & ((instances != 0) | ~known)]] = True
+    return valid & ~blocked[ids]
 
 
 def unused_images(facts: Facts) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """(the unused rows' positions; each one's image, numbered by first appearance)."""
-    rows = np.flatnonzero(facts.unused)
-    if facts.ids is None:
-        return rows, np.arange(len(rows))
-    ranks, _ = first_rows(facts.ids[rows], len(facts.id_labels))
-    return rows, ranks
+    return facts.unused_images
 
 
 def tags_array(df: pd.DataFrame) -> pa.Array:
@@ -283,16 +290,33 @@ def _flat_tags(tags: pa.Array) -> tuple[pa.Array, pa.Array, np.ndarray[Any, Any]
     return flat.field("key"), flat.field("value"), parents
 
 
+class _KeyHits:
+    """Which tags have a given key (a bool per tag), each key compared once."""
+
+    def __init__(self, keys: pa.Array) -> None:
+        self.keys = keys
+        self._hits: dict[str, np.ndarray[Any, Any]] = {}
+
+    def __call__(self, key: str) -> np.ndarray[Any, Any]:
+        if key not in self._hits:
+            found = pc.equal(self.keys, key).fill_null(False) if len(self.keys) else None
+            self._hits[key] = (
+                np.zeros(0, dtype=bool)
+                if found is None
+                else np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+            )
+        return self._hits[key]
+
+
 def _owner(
-    keys: pa.Array, values: pa.Array, parents: np.ndarray[Any, Any], n: int, key: str | None
+    hits: _KeyHits, values: pa.Array, parents: np.ndarray[Any, Any], n: int, key: str | None
 ) -> Coded:
     """Per row, the value of tag ``key``, cleaned; :data:`NO_OWNER` where the row lacks it
     (an empty value counts as lacking it). A key given twice on one image: the last one
     wins, as in :func:`imgframe.frame.tag_columns`."""
-    if key is None or not len(keys):
+    if key is None or not len(values):
         return Coded(np.zeros(n, dtype=np.int64), [NO_OWNER] if n else [])
-    hit = pc.equal(keys, key).fill_null(False).to_numpy(zero_copy_only=False)
-    positions = np.flatnonzero(hit)
+    positions = np.flatnonzero(hits(key))
     rows = parents[positions]  # in row order: a list's tags are contiguous
     last = np.ones(len(rows), dtype=bool)
     last[:-1] = rows[1:] != rows[:-1]
@@ -309,13 +333,12 @@ def _with_no_owner(codes: np.ndarray[Any, Any], labels: list[str]) -> Coded:
 
 
 def _lacking(
-    keys: pa.Array, parents: np.ndarray[Any, Any], n: int, wanted: Sequence[str]
+    hits: _KeyHits, parents: np.ndarray[Any, Any], n: int, wanted: Sequence[str]
 ) -> np.ndarray[Any, Any]:
     out = np.ones((n, len(wanted)), dtype=bool)
     for j, key in enumerate(wanted):
-        if len(keys):
-            hit = pc.equal(keys, key).fill_null(False).to_numpy(zero_copy_only=False)
-            out[parents[hit], j] = False
+        if len(parents):
+            out[parents[hits(key)], j] = False
     return out
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -27,7 +27,7 @@ from .._version import __version__
 from ..charts import STATUS_COLOURS, trend_table
 from ..summary import NONE_LABEL
 from ..text import display_text
-from .cells import clip, header, is_number, number, text_cells
+from .cells import clip, header, is_number, number_cells, text_cells
 from .counts import bars_of, zone_status_series
 from .findings import Finding
 from .listing import embedded_json
@@ -395,7 +395,9 @@ def _h(value: Any) -> str:
     return html.escape(display_text(value), quote=True)
 
 
-def _status(value: Any) -> str:
+@lru_cache(maxsize=4096)
+def _status(value: str) -> str:
+    """A status with its colour swatch (statuses are few: each is rendered once)."""
     text = display_text(value) or NONE_LABEL
     colour = STATUS_COLOURS.get(text, STATUS_COLOURS[NONE_LABEL])
     return f'<span class="st" style="--c:{colour}">{_h(text)}</span>'
@@ -420,7 +422,7 @@ def _html_table(frame: pd.DataFrame, max_rows: int, *, total: int | None = None)
     columns = []
     for column, num in zip(shown.columns, numeric, strict=True):
         if num:
-            columns.append([f'<td class="num">{number(v)}</td>' for v in shown[column].tolist()])
+            columns.append([f'<td class="num">{v}</td>' for v in number_cells(shown[column])])
         elif column == "imageStatus":
             columns.append(
                 [

@@ -24,8 +24,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..charts import STATUS_COLOURS, status_order
+from ..schema.arrow import ARROW_ERRORS, TAGS_TYPE
 from ..summary import NONE_LABEL
-from .columns import Coded, arrow_column, coded, text_array, top_rows
+from .columns import Coded, arrow_column, coded, text_array, text_bytes
 from .facts import (
     FAILED,
     IN_PROGRESS_FLAG,
@@ -79,9 +80,11 @@ def problem_order(facts: Facts, limit: int) -> np.ndarray[Any, Any]:
     n = facts.rows
     if n == 0 or limit <= 0:
         return np.zeros(0, dtype=np.int64)
-    priority = np.full(n, 7, dtype=np.int64)
+    table = np.full(128, 7, dtype=np.int64)  # each bit mask's priority: its worst problem
+    masks = np.arange(128)
     for flag, rank in _PRIORITY:
-        priority[(facts.problems & flag) > 0] = rank
+        table[(masks & flag) > 0] = rank
+    priority = table[facts.problems & 127]
     size = np.clip(facts.size, 0, _SIZE_SPAN - 1)
     key = (priority * _SIZE_SPAN + (_SIZE_SPAN - 1 - size)) * n + np.arange(n, dtype=np.int64)
     if limit < n:
@@ -141,9 +144,16 @@ def _taken(df: pd.DataFrame, name: str, rows: np.ndarray[Any, Any]) -> pa.Array:
 
 
 def _taken_tags(df: pd.DataFrame, rows: np.ndarray[Any, Any]) -> pa.Array:
-    if "tags" not in df.columns:
-        return tags_array(df.iloc[rows])
-    return tags_array(df.iloc[:0]) if not len(rows) else tags_array(df[["tags"]].iloc[rows])
+    """``rows`` of the tags column as list<struct<key, value>> (empty lists without it)."""
+    if "tags" not in df.columns or not len(rows):
+        return pa.array([[]] * len(rows), TAGS_TYPE)
+    array = arrow_column(df, "tags")
+    if array is not None and pa.types.is_list(array.type):
+        try:
+            return array.take(pa.array(rows, pa.int64())).cast(TAGS_TYPE)
+        except ARROW_ERRORS:
+            pass
+    return tags_array(df[["tags"]].iloc[rows])
 
 
 # --------------------------------------------------------------------------------------------
@@ -176,7 +186,7 @@ def embedded_json(df: pd.DataFrame, facts: Facts, order: np.ndarray[Any, Any]) -
         codes = (values.codes if rows is None else values.codes[rows]) + 1
         used = np.flatnonzero(np.bincount(codes, minlength=len(shown))).tolist()
         present = {shown[i] for i in used}
-        labels = sorted(present, key=lambda t: (t.casefold(), t))
+        labels = sorted(sorted(present), key=str.casefold)  # ties: by the text itself
         if ranked is not None:
             labels = [t for t in ranked if t in present] + [t for t in labels if t not in ranked]
         position = {t: i for i, t in enumerate(labels)}
@@ -226,8 +236,9 @@ def embedded_json(df: pd.DataFrame, facts: Facts, order: np.ndarray[Any, Any]) -
         "facets": [k for k in ("z", "s", "c", "w", "rg", "t") if k in dicts] + ["p"],
     }
     data = ",".join(f"{json.dumps(k)}:{v}" for k, v in arrays.items())
-    text = _dumps(head)[:-1] + ',"data":{' + data + "}," + _dumps(tail)[1:]
-    return _script_safe(text)
+    # Every piece is script-safe on its own: the small ones through json_for_script, the
+    # text columns escaped by _json_strings, the rest digits.
+    return json_for_script(head)[:-1] + ',"data":{' + data + "}," + json_for_script(tail)[1:]
 
 
 def _display_labels(labels: list[str]) -> list[str]:
@@ -252,20 +263,24 @@ def _json_ints(
     items = values.tolist()
     if known is not None:
         items = [v if k else None for v, k in zip(items, known.tolist(), strict=True)]
-    return _dumps(items)
-
-
-_CONTROL = r"[\x00-\x1f]"
+    return json_for_script(items)
 
 
 def _json_strings(values: pa.Array) -> str:
-    """A JSON array of the strings (no nulls), as ``json.dumps`` writes it."""
+    """A JSON array of the strings (no nulls), as :func:`json_for_script` writes it: each
+    escape done over the whole column by an Arrow kernel, and only when some value needs it.
+    """
     if not len(values):
         return "[]"
-    if pc.any(pc.match_substring_regex(values, _CONTROL)).as_py():
-        return _dumps(values.to_pylist())  # never after cleaning; json knows every escape
-    escaped = pc.replace_substring(pc.replace_substring(values, "\\", "\\\\"), '"', '\\"')
-    return '["' + '","'.join(escaped.to_pylist()) + '"]'
+    data = text_bytes(values)
+    if np.any(data < 0x20):
+        return json_for_script(values.to_pylist())  # never after cleaning
+    raw = data.tobytes()
+    # JSON's own escapes first: the script ones add backslashes that must stay single.
+    for char, escaped in (("\\", "\\\\"), ('"', '\\"'), *_JSON_ESCAPES):
+        if char.encode() in raw:
+            values = pc.replace_substring(values, char, escaped)
+    return '["' + '","'.join(values.to_pylist()) + '"]'
 
 
 def _dumps(value: Any) -> str:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..charts import trend_table
 from ..text import markdown_cell
-from .cells import header, is_number, number, text_cells
+from .cells import header, is_number, number_cells, text_cells
 from .model import ReportModel
 
 # What markdown_cell escapes, applied to text already cleaned.
@@ -188,7 +188,7 @@ def _md_table(frame: pd.DataFrame, max_rows: int, *, total: int | None = None) -
     ]
     shown = frame.head(max_rows)
     columns = [
-        [number(v) for v in shown[c].tolist()]
+        number_cells(shown[c])
         if num
         else [_MD_SPECIAL.sub(r"\\\1", t) for t in text_cells(shown[c])]
         for c, num in zip(shown.columns, numeric, strict=True)

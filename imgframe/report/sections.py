@@ -19,7 +19,15 @@ import pyarrow.compute as pc
 
 from .._version import __version__
 from ..text import cell_text, display_text
-from .columns import Coded, clean_text_array, coded, text_array, top_rows
+from .columns import (
+    Coded,
+    clean_text_array,
+    coded,
+    text_array,
+    text_codes,
+    text_values,
+    top_rows,
+)
 from .facts import (
     GROUPS,
     IN_PROGRESS,
@@ -31,9 +39,7 @@ from .facts import (
     unused_images,
 )
 
-# A date at the end of an image name: 20240712, 2024-07-12, 2024_07_12 (after trailing
-# whitespace, which is stripped first: RE2's \s).
-_NAME_DATE = r"(?P<y>(?:19|20)\d\d)[-_.]?(?P<m>0[1-9]|1[0-2])[-_.]?(?P<d>0[1-9]|[12]\d|3[01])$"
+# The whitespace a regular expression's \s matches (RE2): what may follow a name's date.
 _SPACE = " \t\n\f\r"
 
 
@@ -109,7 +115,7 @@ def scope_of(
     lines: list[tuple[str, str]] = []
     profiles = _texts(meta.get("profiles"))
     if not profiles and "profile" in df.columns:
-        profiles = sorted({display_text(p) for p in coded(text_array(df, "profile")).labels})
+        profiles = sorted({display_text(p) for p in text_codes(df, "profile").labels})
     if profiles:
         lines.append(("Profiles", ", ".join(profiles)))
     zones = _texts(meta.get("zones"))
@@ -265,7 +271,7 @@ def owners_of(df: pd.DataFrame, facts: Facts, *, owner_tag: str | None) -> Owner
     groups = None
     if "resourceGroupName" in df.columns:
         names = coded(
-            text_array(df, "resourceGroupName"), clean=True, missing="(no resource group)"
+            text_values(df, "resourceGroupName"), clean=True, missing="(no resource group)"
         )
         groups = _problem_table(names, facts, "resourceGroupName")
     return Owners(facts.owner_key, how, table, groups)
@@ -273,41 +279,40 @@ def owners_of(df: pd.DataFrame, facts: Facts, *, owner_tag: str | None) -> Owner
 
 def _problem_table(keys: Coded, facts: Facts, name: str) -> pd.DataFrame:
     """Per label of ``keys`` (every custom row has one): custom images, GiB and problems;
-    most images first, then by label."""
+    most images first, then by label. Three ``bincount`` calls over the custom rows: label
+    by status group, label by two problem flags, and the sizes."""
     custom = facts.custom
     codes = keys.codes[custom]
-    group = facts.group[custom]
-    problems = facts.problems[custom]
     width = len(keys.labels)
-
-    def count(mask: np.ndarray[Any, Any] | None = None) -> np.ndarray[Any, Any]:
-        return np.bincount(codes if mask is None else codes[mask], minlength=width)
-
+    groups = len(GROUPS)
+    by_group = np.bincount(codes * groups + facts.group[custom], minlength=width * groups)
+    by_group = by_group.reshape(width, groups)
+    problems = facts.problems[custom]
+    flags = ((problems & UNUSED) > 0).astype(np.int64) * 2 + ((problems & MISSING_TAGS) > 0)
+    by_flag = np.bincount(codes * 4 + flags, minlength=width * 4).reshape(width, 4)
     columns: dict[str, np.ndarray[Any, Any]] = {
-        "images": count(),
+        "images": by_group.sum(axis=1),
         "sizeGiB": np.bincount(codes, weights=facts.size[custom], minlength=width),
-        "failed": count(group == GROUPS.index("failed")),
-        "unavailable": count(
-            (group == GROUPS.index("unavailable")) | (group == GROUPS.index("unknown"))
-        ),
-        "in_progress": count(group == GROUPS.index("in_progress")),
+        "failed": by_group[:, GROUPS.index("failed")],
+        "unavailable": by_group[:, GROUPS.index("unavailable")]
+        + by_group[:, GROUPS.index("unknown")],
+        "in_progress": by_group[:, GROUPS.index("in_progress")],
     }
     if facts.instances is not None:
-        columns["unused"] = count((problems & UNUSED) > 0)
+        columns["unused"] = by_flag[:, 2] + by_flag[:, 3]
     if facts.lacking is not None:
-        columns["missing_tags"] = count((problems & MISSING_TAGS) > 0)
+        columns["missing_tags"] = by_flag[:, 1] + by_flag[:, 3]
     images = columns["images"].tolist()
     order = sorted(
         (i for i in range(width) if images[i]), key=lambda i: (-images[i], keys.labels[i])
     )
     picked = np.array(order, dtype=np.int64)
-    table = pd.DataFrame(
+    return pd.DataFrame(
         {
             name: pd.array([keys.labels[i] for i in order], dtype="string"),
             **{k: np.asarray(v[picked], dtype=np.int64) for k, v in columns.items()},
         }
     )
-    return table
 
 
 # --------------------------------------------------------------------------------------------
@@ -328,7 +333,7 @@ def unused_of(df: pd.DataFrame, facts: Facts, *, max_rows: int, note: str) -> Un
     picked = rows[first[order]]
     names = text_array(df, "imageName")
     shown = clean_text_array(names.take(pa.array(picked))).fill_null("")
-    dated = name_dates(names.take(pa.array(rows[first])))
+    dated = name_dates(names.take(pa.array(rows[first])))  # every unused image's date
     ids = clean_text_array(text_array(df, "imageId").take(pa.array(picked))).fill_null("")
     table = pd.DataFrame(
         {
@@ -337,13 +342,12 @@ def unused_of(df: pd.DataFrame, facts: Facts, *, max_rows: int, note: str) -> Un
             "owner": np.array(facts.owner.text(picked), dtype=object),
             "zones": zones[order],
             "sizeGiB": size[order],
-            "nameDate": np.array(dated.take(pa.array(order)).to_pylist(), dtype=object),
+            "nameDate": np.array([date_text(d) for d in dated[order].tolist()], dtype=object),
             "imageStatus": np.array(facts.status.text(picked), dtype=object),
         }
     )
-    with_dates = dated.filter(pc.not_equal(dated, ""))
-    with_date = len(with_dates)
-    oldest = str(pc.min(with_dates).as_py()) if with_date else ""
+    with_date = int(np.count_nonzero(dated))
+    oldest = date_text(int(dated[dated > 0].min())) if with_date else ""
     age = (
         f"Age: the date at the end of the image name (YYYYMMDD or YYYY-MM-DD), which "
         f"{with_date:,} of the {len(first):,} unused images carry"
@@ -361,20 +365,83 @@ def unused_of(df: pd.DataFrame, facts: Facts, *, max_rows: int, note: str) -> Un
     )
 
 
-def name_dates(names: pa.Array) -> pa.Array:
-    """The ``YYYY-MM-DD`` date at the end of each name ("" when there is none).
+def name_dates(names: pa.Array) -> np.ndarray[Any, Any]:
+    """The date at the end of each name as a ``YYYYMMDD`` number (0 when there is none): the
+    year (19xx or 20xx), month and day, each pair maybe separated by ``-``, ``_`` or ``.``,
+    then only whitespace, as ``\\d{4}[-_.]?\\d\\d[-_.]?\\d\\d\\s*$`` finds it (the leftmost
+    match, so the longest).
 
-    Only the last ten characters (after trailing whitespace) can hold it, so only they are
-    searched: a date with separators is ten characters long.
+    Such a date is the last ten bytes at most, so each name's last ten bytes (after trailing
+    whitespace) are checked as a matrix of byte codes: no regular expression runs per name.
 
-    >>> name_dates(pa.array(["web 20240712", "db-2023_01_31 ", "v2", None])).to_pylist()
-    ['2024-07-12', '2023-01-31', '', '']
+    >>> name_dates(pa.array(["web 20240712", "db-2023_01_31 ", "v2", None, "x2019-1231"]))
+    array([20240712, 20230131,        0,        0, 20191231])
     """
-    if not len(names):
-        return pa.array([], pa.string())
-    tails = pc.utf8_slice_codeunits(pc.utf8_rtrim(names.fill_null(""), characters=_SPACE), -10)
-    parts = pc.extract_regex(tails, _NAME_DATE)
-    year = parts.field("y")
-    dash = pa.scalar("-", year.type)
-    joined = pc.binary_join_element_wise(year, parts.field("m"), parts.field("d"), dash)
-    return pc.if_else(pc.is_valid(parts), joined, pa.scalar("", joined.type)).cast(pa.string())
+    n = len(names)
+    out = np.zeros(n, dtype=np.int64)
+    if not n:
+        return out
+    trimmed = pc.utf8_rtrim(names.fill_null(""), characters=_SPACE)
+    wide = pa.types.is_large_string(trimmed.type)
+    _, offsets_buffer, data_buffer = trimmed.buffers()
+    offsets = np.frombuffer(
+        offsets_buffer, dtype=np.int64 if wide else np.int32, count=n + 1, offset=trimmed.offset
+        * (8 if wide else 4),
+    ).astype(np.int64)  # fmt: skip
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else None
+    if data is None or not len(data):
+        return out
+    step = 1 << 17  # rows per block: a block's byte matrix stays a few MB
+    back = np.arange(10, dtype=np.int64)[:, None] - 10  # the last ten bytes, in order
+    for lo in range(0, n, step):
+        ends = offsets[lo + 1 : lo + step + 1]
+        at = ends[None, :] + back  # one row per byte position: rows are contiguous
+        inside = at >= offsets[lo : lo + len(ends)][None, :]
+        window = np.where(inside, data[np.clip(at, 0, len(data) - 1)], 0)
+        out[lo : lo + len(ends)] = _dates(window)
+    return out
+
+
+def _dates(c: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """``YYYYMMDD`` (or 0) of each column of a (10, names) matrix of the names' last ten
+    bytes."""
+    v = c.astype(np.int16) - 48
+    digit = (v >= 0) & (v <= 9)
+    sep = (c == 45) | (c == 95) | (c == 46)  # - _ .
+
+    def year(i: int) -> np.ndarray[Any, Any]:
+        century = ((v[i] == 1) & (v[i + 1] == 9)) | ((v[i] == 2) & (v[i + 1] == 0))
+        return century & digit[i + 2] & digit[i + 3]
+
+    def month(i: int) -> np.ndarray[Any, Any]:
+        one, two = v[i], v[i + 1]
+        return digit[i + 1] & (((one == 0) & (two >= 1)) | ((one == 1) & (two <= 2)))
+
+    tens, ones = v[8], v[9]
+    day = digit[8] & digit[9]
+    day &= ((tens == 0) & (ones >= 1)) | (tens == 1) | (tens == 2) | ((tens == 3) & (ones <= 1))
+
+    def years(i: int) -> np.ndarray[Any, Any]:
+        w = v[i : i + 4].astype(np.int32)
+        return ((w[0] * 10 + w[1]) * 10 + w[2]) * 10 + w[3]
+
+    def months(i: int) -> np.ndarray[Any, Any]:
+        return v[i].astype(np.int32) * 10 + v[i + 1]
+
+    days = tens.astype(np.int32) * 10 + ones
+    # Longest (leftmost) first: YYYY-MM-DD, then YYYY-MMDD or YYYYMM-DD, then YYYYMMDD.
+    shapes = [
+        day & year(0) & sep[4] & month(5) & sep[7],
+        day & year(1) & sep[5] & month(6),
+        day & year(1) & month(5) & sep[7],
+        day & year(2) & month(6),
+    ]
+    y0, y1, y2, m5, m6 = years(0), years(1), years(2), months(5), months(6)
+    values = [(y0 * 100 + m5), (y1 * 100 + m6), (y1 * 100 + m5), (y2 * 100 + m6)]
+    picked = np.select(shapes, values, 0).astype(np.int64)
+    return np.where(picked > 0, picked * 100 + days, 0)
+
+
+def date_text(value: int) -> str:
+    """``YYYY-MM-DD`` of a :func:`name_dates` number ("" for 0)."""
+    return f"{value // 10000:04d}-{value // 100 % 100:02d}-{value % 100:02d}" if value else ""
