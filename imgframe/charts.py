@@ -7,6 +7,11 @@ opens a window. matplotlib is imported on first use, so ``import imgframe`` stay
 Every label comes from the API, so it is cleaned with
 :func:`~imgframe.summary.display_text`, cut to :data:`LABEL_CHARS` characters with ``…``, and
 its ``$`` signs escaped so matplotlib never reads it as mathtext.
+
+These figures are for files (``save_charts``, ``imgframe charts``) and notebooks. The HTML
+report draws its own charts as plain SVG (:mod:`imgframe.report.svg`) in the same colours
+(:data:`STATUS_COLOURS`, :data:`BAR_COLOUR`, :data:`OTHER_COLOUR`) and never imports
+matplotlib.
 """
 
 from __future__ import annotations
@@ -269,18 +274,18 @@ def status_breakdown_chart(
     counts = counts.reindex(groups, fill_value=0)
     positions = list(range(len(groups)))
     left = [0] * len(groups)
-    for status in status_order(str(c) for c in counts.columns):
-        values = [int(str(v)) for v in counts[status].tolist()]
+    for state in status_order(str(c) for c in counts.columns):
+        values = [int(str(v)) for v in counts[state].tolist()]
         ax.barh(
             positions,
             values,
             left=left,
             height=0.68,
             zorder=2,
-            color=STATUS_COLOURS.get(status, _BAR_COLOUR),
+            color=STATUS_COLOURS.get(state, _BAR_COLOUR),
             edgecolor=_EDGE,
             linewidth=0.4,
-            label=_label(status, LABEL_CHARS),
+            label=_label(state, LABEL_CHARS),
         )
         left = [a + b for a, b in zip(left, values, strict=True)]
     ax.set_yticks(positions, labels=[_label(g, LABEL_CHARS) for g in groups], fontsize=10)

@@ -128,7 +128,7 @@ class _Regions:
         """``column``'s codes in this space (-1 stays -1)."""
         table = [self._index.setdefault(label, len(self._index)) for label in column.labels]
         self.labels = list(self._index)
-        return np.array([*table, -1], dtype=np.int64)[column.codes]
+        return np.asarray(np.array([*table, -1], dtype=np.int64)[column.codes])
 
 
 def _custom_matrix(df: pd.DataFrame, facts: Facts, max_rows: int) -> Matrix | None:

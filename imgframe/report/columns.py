@@ -222,9 +222,8 @@ def text_values(df: pd.DataFrame, name: str) -> pa.Array:
     """Like :func:`text_array`, but a categorical stays a dictionary array (codes and
     categories, no row decoded)."""
     array = arrow_column(df, name)
-    if array is not None and pa.types.is_dictionary(array.type):
-        if _is_text(array.type.value_type):
-            return array
+    if array is not None and pa.types.is_dictionary(array.type) and _is_text(array.type.value_type):
+        return array
     return text_array(df, name)
 
 

@@ -38,7 +38,9 @@ def count_table(df: pd.DataFrame, by: str, facts: Facts) -> pd.DataFrame:
     if keys is None:  # not text: let pandas say how the values read
         return summarize(df, by=(by,))
     labels, images = _merged(keys, np.bincount(keys.codes + 1, minlength=len(keys.labels) + 1))
-    order = sorted((i for i in range(len(labels)) if images[i]), key=lambda i: (-images[i], labels[i]))
+    order = sorted(
+        (i for i in range(len(labels)) if images[i]), key=lambda i: (-images[i], labels[i])
+    )
     table = pd.DataFrame(
         {
             by: pd.array([labels[i] for i in order], dtype="string"),

@@ -23,7 +23,6 @@ import pyarrow.compute as pc
 from ..schema.arrow import TAGS_TYPE
 from .columns import (
     Coded,
-    arrow_column,
     clean_text_array,
     coded,
     dictionary_codes,
@@ -140,11 +139,9 @@ class Facts:
 
     def instances_array(self, rows: np.ndarray[Any, Any]) -> pd.api.extensions.ExtensionArray:
         """``instanceCount`` of ``rows`` as pandas Int64 (NA where unknown)."""
-        assert self.instances is not None and self.instances_known is not None
+        assert self.instances is not None
+        assert self.instances_known is not None
         return pd.arrays.IntegerArray(self.instances[rows], ~self.instances_known[rows])
-
-    def status_text(self, rows: np.ndarray[Any, Any], missing: str = "") -> list[str]:
-        return self.status.text(rows, missing)
 
 
 def facts_of(
@@ -226,7 +223,7 @@ def status_groups_of(status: Coded) -> np.ndarray[Any, Any]:
     """Each row's index into :data:`GROUPS`; unknown statuses and missing ones are
     "unknown"."""
     table = np.array([*(_GROUP_OF.get(s, _UNKNOWN) for s in status.labels), _UNKNOWN])
-    return table[status.codes].astype(np.int64)
+    return np.asarray(table[status.codes], dtype=np.int64)
 
 
 def status_groups(status: pd.Series) -> np.ndarray[Any, Any]:
@@ -255,7 +252,7 @@ def _unused(
     # An image is blocked by any listing with instances, or with an unknown count.
     blocked = np.zeros(space + 1, dtype=bool)  # the extra slot: code -1, never read as valid
     blocked[ids[valid & ((instances != 0) | ~known)]] = True
-    return valid & ~blocked[ids]
+    return np.asarray(valid & ~blocked[ids])
 
 
 def unused_images(facts: Facts) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:

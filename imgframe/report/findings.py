@@ -220,8 +220,10 @@ def _positions(
     rows = np.flatnonzero(mask)
     if not len(rows):
         return rows
-    order = top_rows([*(k[rows] for k in keys), -facts.size[rows]], len(rows) if limit is None else limit)
-    return rows[order]
+    order = top_rows(
+        [*(k[rows] for k in keys), -facts.size[rows]], len(rows) if limit is None else limit
+    )
+    return np.asarray(rows[order])
 
 
 def _rows(
@@ -249,7 +251,7 @@ def _empty(df: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
     )
 
 
-def _usage_note(df: pd.DataFrame, usage: pd.Series | None) -> str:
+def _usage_note(df: pd.DataFrame, usage: np.ndarray[Any, Any] | None) -> str:
     if usage is not None:
         return ""
     meta = df.attrs.get("imgframe")

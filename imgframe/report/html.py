@@ -331,8 +331,7 @@ def _count_chart(model: ReportModel, by: str, phrase: str, label: str) -> str:
 def _trend_chart(table: pd.DataFrame) -> str:
     dates = [str(d) for d in table["snapshot_date"]]
     series = [
-        Series(str(c), status_colour(str(c)), [int(v) for v in table[c]])
-        for c in table.columns[1:]
+        Series(str(c), status_colour(str(c)), [int(v) for v in table[c]]) for c in table.columns[1:]
     ]
     caption = (
         f"Source: snapshot store, {len(dates)} snapshot"

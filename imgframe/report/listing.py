@@ -9,7 +9,9 @@ The page embeds at most ``max_list_rows`` rows (100,000 by default) as column ar
 dictionary codes for the repeated columns (zone, type, category, OS, status, owner, resource
 group, the tag line), plain arrays for ids, names, sizes and counts. That is about 60 bytes
 per image, so the page stays near 6 MB however large the inventory; images past the cap are
-left out with a note that points to the export, which holds every row.
+left out with a note that points to the export, which holds every row. The JSON is written
+column by column from the listed rows only: codes through a table of their digits, text
+escaped by Arrow kernels, never a Python object per cell but the strings themselves.
 """
 
 from __future__ import annotations
@@ -249,9 +251,7 @@ def _display_labels(labels: list[str]) -> list[str]:
     return [t if t else NONE_LABEL for t in cleaned]
 
 
-def _json_ints(
-    values: np.ndarray[Any, Any], known: np.ndarray[Any, Any] | None = None
-) -> str:
+def _json_ints(values: np.ndarray[Any, Any], known: np.ndarray[Any, Any] | None = None) -> str:
     """A JSON array of integers (``null`` where not ``known``)."""
     if not len(values):
         return "[]"
@@ -283,16 +283,6 @@ def _json_strings(values: pa.Array) -> str:
     return '["' + '","'.join(values.to_pylist()) + '"]'
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
-
-def _script_safe(text: str) -> str:
-    for char, escaped in _JSON_ESCAPES:  # str.replace is C-fast; translate is not
-        text = text.replace(char, escaped)
-    return text
-
-
 def json_for_script(value: Any) -> str:
     """JSON text that cannot end or confuse the ``<script type="application/json">`` element
     holding it: ``<``, ``>``, ``&`` and the two JavaScript line separators are escaped.
@@ -300,4 +290,7 @@ def json_for_script(value: Any) -> str:
     >>> json_for_script({"name": "</script><b>&\\u2028"})
     '{"name":"\\\\u003c/script\\\\u003e\\\\u003cb\\\\u003e\\\\u0026\\\\u2028"}'
     """
-    return _script_safe(_dumps(value))
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    for char, escaped in _JSON_ESCAPES:  # str.replace is C-fast; translate is not
+        text = text.replace(char, escaped)
+    return text

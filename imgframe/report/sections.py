@@ -411,11 +411,11 @@ def _dates(c: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
 
     def year(i: int) -> np.ndarray[Any, Any]:
         century = ((v[i] == 1) & (v[i + 1] == 9)) | ((v[i] == 2) & (v[i + 1] == 0))
-        return century & digit[i + 2] & digit[i + 3]
+        return np.asarray(century & digit[i + 2] & digit[i + 3])
 
     def month(i: int) -> np.ndarray[Any, Any]:
         one, two = v[i], v[i + 1]
-        return digit[i + 1] & (((one == 0) & (two >= 1)) | ((one == 1) & (two <= 2)))
+        return np.asarray(digit[i + 1] & (((one == 0) & (two >= 1)) | ((one == 1) & (two <= 2))))
 
     tens, ones = v[8], v[9]
     day = digit[8] & digit[9]
@@ -423,10 +423,10 @@ def _dates(c: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
 
     def years(i: int) -> np.ndarray[Any, Any]:
         w = v[i : i + 4].astype(np.int32)
-        return ((w[0] * 10 + w[1]) * 10 + w[2]) * 10 + w[3]
+        return np.asarray(((w[0] * 10 + w[1]) * 10 + w[2]) * 10 + w[3])
 
     def months(i: int) -> np.ndarray[Any, Any]:
-        return v[i].astype(np.int32) * 10 + v[i + 1]
+        return np.asarray(v[i].astype(np.int32) * 10 + v[i + 1])
 
     days = tens.astype(np.int32) * 10 + ones
     # Longest (leftmost) first: YYYY-MM-DD, then YYYY-MMDD or YYYYMM-DD, then YYYYMMDD.
