@@ -432,7 +432,7 @@ def _html_table(frame: pd.DataFrame, max_rows: int, *, total: int | None = None)
         else:
             css = _CELL_CLASSES.get(str(column))
             start = f'<td class="{css}">' if css else "<td>"
-            columns.append([f"{start}{html.escape(t)}</td>" for t in text_cells(shown[column])])
+            columns.append([f"{start}{t}</td>" for t in text_cells(shown[column], "html")])
     rows = ["<tr>" + "".join(cells) + "</tr>" for cells in zip(*columns, strict=True)]
     count = len(frame) if total is None else total
     more = count - min(len(frame), max_rows)

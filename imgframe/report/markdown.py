@@ -4,7 +4,6 @@ or the interactive list. Cells are cleaned and escaped with
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import pandas as pd
@@ -13,9 +12,6 @@ from ..charts import trend_table
 from ..text import markdown_cell
 from .cells import header, is_number, number_cells, text_cells
 from .model import ReportModel
-
-# What markdown_cell escapes, applied to text already cleaned.
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|&#!~])")
 
 _COMPAT_HEADLINE = ("images", "zones", "public", "custom", "available", "not_available", "size")
 
@@ -188,9 +184,7 @@ def _md_table(frame: pd.DataFrame, max_rows: int, *, total: int | None = None) -
     ]
     shown = frame.head(max_rows)
     columns = [
-        number_cells(shown[c])
-        if num
-        else [_MD_SPECIAL.sub(r"\\\1", t) for t in text_cells(shown[c])]
+        number_cells(shown[c]) if num else text_cells(shown[c], "markdown")
         for c, num in zip(shown.columns, numeric, strict=True)
     ]
     lines += ["| " + " | ".join(cells) + " |" for cells in zip(*columns, strict=True)]

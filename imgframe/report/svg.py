@@ -217,7 +217,7 @@ def trend_chart(
                 canvas.text(cx, bottom + 12, shown, _SMALL, _INK, anchor="end", rotate=-30)
             else:
                 canvas.text(cx, bottom + 14, shown, _SMALL, _INK, anchor="middle")
-    y = bottom + (52 if slanted else 22)
+    y = bottom + (60 if slanted else 32)
     canvas.text(left + (width - left) / 2, y, "Snapshot date", _LABEL - 1, _INK, anchor="middle")
     return canvas.finish(y + 6, caption)
 
