@@ -103,10 +103,11 @@ def render_html(model: ReportModel, df: pd.DataFrame) -> str:
         + ". One self-contained file: it loads nothing from the network.</footer>"
     )
     data = embedded_json(df, model.facts, model.images.order)
-    emit(f'<script type="application/json" id="report-data">{data}</script>')
+    emit('<script type="application/json" id="report-data">' + data + "</script>")
     emit(f"<script>{script}</script>")
     emit("</body></html>")
-    return "\n".join(out) + "\n"
+    emit("")  # the final newline, without copying the page once more
+    return "\n".join(out)
 
 
 # --------------------------------------------------------------------------------------------

@@ -237,10 +237,13 @@ def embedded_json(df: pd.DataFrame, facts: Facts, order: np.ndarray[Any, Any]) -
         "colours": dict(STATUS_COLOURS),
         "facets": [k for k in ("z", "s", "c", "w", "rg", "t") if k in dicts] + ["p"],
     }
-    data = ",".join(f"{json.dumps(k)}:{v}" for k, v in arrays.items())
     # Every piece is script-safe on its own: the small ones through json_for_script, the
-    # text columns escaped by _json_strings, the rest digits.
-    return json_for_script(head)[:-1] + ',"data":{' + data + "}," + json_for_script(tail)[1:]
+    # text columns escaped by _json_strings, the rest digits. One join: one copy of the text.
+    pieces = [json_for_script(head)[:-1], ',"data":{']
+    for i, (key, value) in enumerate(arrays.items()):
+        pieces += ["," if i else "", json.dumps(key), ":", value]
+    pieces += ["},", json_for_script(tail)[1:]]
+    return "".join(pieces)
 
 
 def _display_labels(labels: list[str]) -> list[str]:
