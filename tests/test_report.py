@@ -621,3 +621,24 @@ def test_count_tables_agree_with_summarize_on_an_inventory_frame() -> None:
     df["category"] = pd.Categorical(["b", None, "a", "b", "(none)", "c", "a", None, "b", "c"])
     for by, _, table in report_model(df).counts:
         pd.testing.assert_frame_equal(table, summarize(df, by=(by,)), check_dtype=True)
+
+
+def test_the_embedded_list_is_json_without_markup_characters(df: pd.DataFrame) -> None:
+    frame = df.copy()
+    names = frame["imageName"].astype("string").to_numpy(copy=True)
+    names[:4] = ["</script><script>alert(1)</script>", 'quote " back \\ slash', "a & b", "x\u2028y"]
+    frame["imageName"] = names
+    text = build_report_html(frame)
+    block = re.search(
+        r'<script type="application/json" id="report-data">(.*?)</script>', text, re.S
+    )
+    assert block is not None
+    raw = block.group(1)
+    assert not set("<>&\u2028\u2029") & set(raw)  # nothing that could end or confuse the element
+    data = json.loads(raw)
+    shown = data["data"]["n"]
+    assert {"</script><script>alert(1)</script>", 'quote " back \\ slash', "a & b", "x y"} <= set(
+        shown
+    )
+    assert data["rows"] == data["total"] == len(frame)
+    assert all(len(v) == len(frame) for v in data["data"].values())

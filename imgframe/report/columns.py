@@ -208,14 +208,18 @@ def coded(
     (['b', 'a', '(none)'], [0, -1, 1, 1, 2])
     """
     codes, dictionary = dictionary_codes(array)
+    # A dictionary made here holds only values some row has; a categorical's may not.
+    every = not pa.types.is_dictionary(array.type)
     values = clean_text_array(dictionary) if clean else dictionary
     labels: list[str | None] = values.to_pylist()
     if empty is not None:
         labels = [empty if v == "" else v for v in labels]
     if missing is not None:
         labels.append(missing)
-        codes = np.where(codes < 0, len(labels) - 1, codes)
-    return merge_labels(codes, labels)
+        nulls = codes < 0
+        every = every and bool(nulls.any())
+        codes = np.where(nulls, len(labels) - 1, codes)
+    return merge_labels(codes, labels, every_used=every)
 
 
 def text_values(df: pd.DataFrame, name: str) -> pa.Array:
@@ -234,11 +238,16 @@ def text_codes(df: pd.DataFrame, name: str) -> Coded:
     return coded(text_values(df, name))
 
 
-def merge_labels(codes: np.ndarray[Any, Any], labels: Sequence[str | None]) -> Coded:
+def merge_labels(
+    codes: np.ndarray[Any, Any], labels: Sequence[str | None], *, every_used: bool = False
+) -> Coded:
     """Codes renumbered so that equal labels share one code (a None label is missing), and
-    labels no row uses dropped."""
+    labels no row uses dropped (``every_used``: the caller knows every label is used)."""
+    unique = None not in labels and len(set(labels)) == len(labels)
+    if every_used and unique:
+        return Coded(codes, [str(label) for label in labels])
     used = np.bincount(codes[codes >= 0], minlength=len(labels)) > 0 if len(codes) else None
-    if used is not None and used.all() and None not in labels and len(set(labels)) == len(labels):
+    if used is not None and used.all() and unique:
         return Coded(codes, [str(label) for label in labels])  # nothing to merge or drop
     distinct: dict[str, int] = {}
     mapping = np.full(len(labels) + 1, -1, dtype=np.int64)
