@@ -642,3 +642,16 @@ def test_the_embedded_list_is_json_without_markup_characters(df: pd.DataFrame) -
     )
     assert data["rows"] == data["total"] == len(frame)
     assert all(len(v) == len(frame) for v in data["data"].values())
+
+
+@pytest.mark.parametrize("span", [3, 1 << 20, 1 << 60])  # the last: too wide to pack
+def test_top_rows_is_a_stable_sort_of_the_rows_it_keeps(span: int) -> None:
+    import numpy as np
+
+    from imgframe.report.columns import top_rows
+
+    rng = np.random.default_rng(span)
+    keys = [rng.integers(-span, span, 5000), rng.integers(0, 4, 5000)]
+    order = np.lexsort((np.arange(5000), keys[1], keys[0]))  # the reference: a full sort
+    for limit in (0, 1, 17, 4999, 5000, 6000):
+        assert top_rows(keys, limit).tolist() == order[:limit].tolist()
