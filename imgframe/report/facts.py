@@ -111,7 +111,7 @@ class Facts:
     id_labels: pa.Array  # the distinct image ids, by code
     unused: np.ndarray[Any, Any]  # bool: custom, settled, no instance in any zone listed
     required: tuple[str, ...]
-    lacking: np.ndarray[Any, Any] | None  # bool (rows, required): the tag keys a row lacks
+    lacking: np.ndarray[Any, Any] | None  # bool (required, rows): the tag keys a row lacks
     problems: np.ndarray[Any, Any]  # int bit mask per row
 
     @property
@@ -134,7 +134,7 @@ class Facts:
             return [""] * len(rows)
         return [
             ", ".join(k for k, lacks in zip(self.required, row, strict=True) if lacks)
-            for row in self.lacking[rows].tolist()
+            for row in self.lacking[:, rows].T.tolist()
         ]
 
     def instances_array(self, rows: np.ndarray[Any, Any]) -> pd.api.extensions.ExtensionArray:
@@ -184,7 +184,7 @@ def facts_of(
     problems |= unused * UNUSED
     problems |= (custom & (tag_count == 0)) * UNTAGGED
     if lacking is not None:
-        problems |= (custom & lacking.any(axis=1)) * MISSING_TAGS
+        problems |= (custom & np.logical_or.reduce(lacking, axis=0)) * MISSING_TAGS
     if instances is not None:
         problems |= ((instances > 0) & (group != GROUPS.index("available"))) * IN_USE_BROKEN
     return Facts(
@@ -332,10 +332,11 @@ def _with_no_owner(codes: np.ndarray[Any, Any], labels: list[str]) -> Coded:
 def _lacking(
     hits: _KeyHits, parents: np.ndarray[Any, Any], n: int, wanted: Sequence[str]
 ) -> np.ndarray[Any, Any]:
-    out = np.ones((n, len(wanted)), dtype=bool)
+    """One row per wanted key, one column per image: True where the image lacks the key."""
+    out = np.ones((len(wanted), n), dtype=bool)
     for j, key in enumerate(wanted):
         if len(parents):
-            out[parents[hits(key)], j] = False
+            out[j, parents[hits(key)]] = False
     return out
 
 

@@ -27,7 +27,7 @@ import pandas as pd
 from ..summary import NONE_LABEL
 from ..text import display_text
 from .columns import top_rows
-from .facts import GROUPS, UNUSED, Facts, facts_of, status_groups
+from .facts import GROUPS, MISSING_TAGS, UNUSED, Facts, facts_of, status_groups
 
 __all__ = ["Finding", "hygiene_findings", "status_breakdown"]
 
@@ -92,7 +92,8 @@ def hygiene_findings(
     def rows(
         mask: np.ndarray[Any, Any], keys: tuple[np.ndarray[Any, Any], ...] = ()
     ) -> tuple[pd.DataFrame, int]:
-        return _rows(df, mask, facts, keys, extra, limit), int(np.count_nonzero(mask))
+        positions = _positions(mask, facts, keys, limit)
+        return _rows(df, positions, facts, extra), int(np.count_nonzero(mask))
 
     images, count = rows(~available, (severity,))
     findings = [
@@ -144,9 +145,9 @@ def hygiene_findings(
     )
     keys = [k for k in dict.fromkeys(require_tags) if k]
     if keys and facts.lacking is not None:
-        lacking = facts.custom & facts.lacking.any(axis=1)
-        flagged, count = rows(lacking)
-        positions = _positions(lacking, facts, (), limit)
+        positions = _positions((facts.problems & MISSING_TAGS) > 0, facts, (), limit)
+        flagged = _rows(df, positions, facts, extra)
+        count = int(np.count_nonzero(facts.problems & MISSING_TAGS))
         flagged["missing"] = np.array(facts.missing_text(positions), dtype=object)
         findings.append(
             Finding(
@@ -227,14 +228,8 @@ def _positions(
 
 
 def _rows(
-    df: pd.DataFrame,
-    mask: np.ndarray[Any, Any],
-    facts: Facts,
-    keys: tuple[np.ndarray[Any, Any], ...],
-    extra: list[str],
-    limit: int | None,
+    df: pd.DataFrame, positions: np.ndarray[Any, Any], facts: Facts, extra: list[str]
 ) -> pd.DataFrame:
-    positions = _positions(mask, facts, keys, limit)
     columns = [c for c in (*_COLUMNS, *extra) if c in df.columns]
     picked = df[columns].iloc[positions].reset_index(drop=True)
     if facts.owner_key is not None and "owner" not in picked.columns:
