@@ -260,12 +260,13 @@ def owners_of(df: pd.DataFrame, facts: Facts, *, owner_tag: str | None) -> Owner
     elif facts.owner_key:
         how = (
             f"Owner: the value of the tag {facts.owner_key!r}, the first of "
-            f"{', '.join(OWNER_KEYS)} that any image carries (choose with owner_tag=)."
+            f"{', '.join(OWNER_KEYS)} that any image carries "
+            "(choose with --owner-tag or owner_tag=)."
         )
     else:
         how = (
             f"No image carries an {' or '.join(OWNER_KEYS)} tag, so every custom image is "
-            f"{NO_OWNER!r} (choose a tag key with owner_tag=)."
+            f"{NO_OWNER!r} (choose a tag key with --owner-tag or owner_tag=)."
         )
     table = _problem_table(facts.owner, facts, "owner")
     groups = None
