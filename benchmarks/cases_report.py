@@ -1,19 +1,26 @@
-"""The report's own work against normalizing the same pages.
+"""The report's own work against fetching and normalizing the same images.
 
     python benchmarks/cases_report.py [--quick]
 
-Pages are built from a sandbox catalog exactly as ``run.py`` builds them (``build_corpus``);
-the frame is ``normalize_pages`` of them plus the inventory columns (``profile``,
-``regionIdList`` from the zones each custom image is listed in, ``resourceGroupName``,
-``instanceCount`` from the catalog's fleet). Timed side by side, interleaved:
+Per size, one sandbox catalog: its pages built as ``run.py`` builds them (``build_corpus``),
+and the inventory frame a report is made from (``normalize_pages`` of them plus the
+inventory columns: ``profile``, ``regionIdList`` from the zones each custom image is listed
+in, ``resourceGroupName``, ``instanceCount`` from the catalog's fleet). Timed side by side,
+interleaved round by round (:func:`harness.interleaved`):
 
-- ``normalize``: ``imgframe.normalize_pages(pages)``, the floor of any fetch;
-- ``report``: everything after the frame is in hand: :func:`imgframe.report.report_model`,
-  the HTML page (charts, embedded list) and the Markdown, written with ``build_report``.
+- ``fetch``: ``imgframe.fetch_images("all")`` at default settings from a sandbox in its own
+  process answering each request after 50 ms, as ``run.py``'s fetch case: fetch + normalize,
+  what a user waits for before there is a frame to report on;
+- ``normalize``: ``imgframe.normalize_pages(pages)`` alone, the floor of any fetch (a fetch
+  with no network time at all);
+- ``report``: everything after the frame is in hand: :func:`imgframe.report.build_report`
+  computes the model once, renders the HTML (hand-written SVG charts, the embedded list of
+  up to 100,000 rows) and the Markdown, and writes both files.
 
-Target: the report's own work within 15% of fetch + normalize. A full fetch of 1M images at
-default settings takes about 30 s (README, benchmarks), normalize alone about 4.4 s, so 15%
-of fetch + normalize is about one normalize: the target is report <= 1.0x normalize.
+Target (the issue's, at the largest size): the report's own work under 15% of fetch +
+normalize. Also stated, and expected to miss: the strict reading, 15% of normalize alone.
+Checked outside the timed region: every contender's row count, and that the report never
+imported matplotlib.
 """
 
 from __future__ import annotations
@@ -29,9 +36,18 @@ import pyarrow as pa
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+# The checkout this file is in, not whichever imgframe is installed: a branch measures itself.
+sys.path.insert(0, str(HERE.parent))
 
-from harness import CaseResult, interleaved, log, md_table, ratio_target, seconds  # noqa: E402
-from run import FETCHED_AT, SEED, build_corpus  # noqa: E402
+from harness import CaseResult, Target, interleaved, log, md_table, ratio_target, seconds  # noqa: E402
+from run import (  # noqa: E402
+    FETCHED_AT,
+    LATENCY_MS,
+    SEED,
+    build_corpus,
+    imgframe_fetch_default,
+    sandbox_process,
+)
 
 from imgframe import sandbox  # noqa: E402
 from imgframe.frame import join_zones, normalize_pages, zones_frame  # noqa: E402
@@ -40,6 +56,8 @@ from imgframe.report import build_report  # noqa: E402
 FULL_SIZES = (100_000, 1_000_000)
 QUICK_SIZES = (20_000, 100_000)
 GROUPS = ("Default Resource Group", "Web", "Infrastructure", "ML Research", "Security")
+#: The issue's target: the report's own work under this share of fetch + normalize.
+SHARE = 0.15
 
 
 def inventory(catalog: sandbox.Catalog, frame: pd.DataFrame) -> pd.DataFrame:
@@ -77,9 +95,10 @@ def inventory(catalog: sandbox.Catalog, frame: pd.DataFrame) -> pd.DataFrame:
 def run(quick: bool) -> CaseResult:
     sizes = QUICK_SIZES if quick else FULL_SIZES
     rounds = 3 if quick else 5
+    fetch_rounds = 3
     results: dict[str, Any] = {}
     rows = []
-    targets = []
+    targets: list[Target] = []
     for images in sizes:
         catalog = sandbox.Catalog(images=images, seed=SEED)
         corpus = build_corpus(catalog)
@@ -87,47 +106,88 @@ def run(quick: bool) -> CaseResult:
         frame = inventory(catalog, normalize_pages(pages, fetched_at=FETCHED_AT))
         log(f"report case: {images:,} images, {len(pages):,} pages")
         out = Path(tempfile.mkdtemp(prefix="imgframe-bench-report-"))
-        sizes_seen: dict[str, int] = {}
+        seen: dict[str, Any] = {}
 
         def report(frame: pd.DataFrame = frame, out: Path = out) -> object:
             return build_report(frame, out, require_tags=["owner", "env"])
 
         def check(
-            name: str, result: object, out: Path = out, seen: dict[str, int] = sizes_seen
+            name: str, result: object, out: Path = out, seen: dict[str, Any] = seen, n: int = images
         ) -> None:
             if name == "report":
-                seen["html"] = (out / "inventory-report.html").stat().st_size
+                seen["html_bytes"] = (out / "inventory-report.html").stat().st_size
+                seen["md_bytes"] = (out / "inventory-report.md").stat().st_size
+                seen["matplotlib_imported"] = "matplotlib" in sys.modules
+                seen["imgframe"] = str(Path(sys.modules["imgframe"].__file__ or "").parent)
+            else:
+                assert isinstance(result, pd.DataFrame), name
+                assert len(result) == n, (name, len(result))
 
-        timings = interleaved(
-            {
-                "normalize": lambda pages=pages: normalize_pages(pages, fetched_at=FETCHED_AT),
-                "report": report,
-            },
-            rounds,
-            check=check,
-        )
-        ratio = timings.ratio("report", "normalize")
+        with sandbox_process(images, LATENCY_MS) as server:
+            timings = interleaved(
+                {
+                    "fetch": lambda endpoint=server.endpoint: imgframe_fetch_default(endpoint),
+                    "normalize": lambda pages=pages: normalize_pages(pages, fetched_at=FETCHED_AT),
+                    "report": report,
+                },
+                rounds,
+                limits={"fetch": fetch_rounds},
+                check=check,
+            )
+        over_fetch = timings.ratio("report", "fetch")
+        over_normalize = timings.ratio("report", "normalize")
         results[str(images)] = {
             **timings.summaries(),
-            "report_over_normalize": round(ratio, 3),
-            "html_bytes": sizes_seen.get("html"),
+            "report_over_fetch": round(over_fetch, 4),
+            "report_over_normalize": round(over_normalize, 4),
+            "latency_ms": LATENCY_MS,
+            **seen,
         }
         rows.append(
-            [f"{images:,}", seconds(timings.summary("normalize")), seconds(timings.summary("report")),
-             f"{ratio:.2f}x", f"{sizes_seen.get('html', 0) / 1e6:.1f} MB"]
+            [f"{images:,}", seconds(timings.summary("fetch")),
+             seconds(timings.summary("normalize")), seconds(timings.summary("report")),
+             f"{over_fetch:.3f}x", f"{over_normalize:.2f}x",
+             f"{seen.get('html_bytes', 0) / 1e6:.1f} MB"]
         )  # fmt: skip
         if images == sizes[-1]:
             targets.append(
                 ratio_target(
                     "report",
-                    f"report's own work at {images:,} images <= 1.0x normalize "
-                    "(15% of fetch + normalize)",
-                    ratio,
-                    1.0,
+                    f"report's own work at {images:,} images <= {SHARE:.0%} of fetch + "
+                    f"normalize (default settings, {LATENCY_MS:.0f} ms per request)",
+                    over_fetch,
+                    SHARE,
                 )
             )
-    table = md_table(["images", "normalize", "report", "report / normalize", "HTML"], rows)
-    return CaseResult("report", results, targets, "## report\n\n" + table)
+            targets.append(
+                ratio_target(
+                    "report",
+                    f"strict reading: report at {images:,} images <= {SHARE:.0%} of "
+                    "normalize alone (a fetch with no network time)",
+                    over_normalize,
+                    SHARE,
+                )
+            )
+            targets.append(
+                Target(
+                    "report",
+                    "the report never imports matplotlib",
+                    "imported" if seen.get("matplotlib_imported") else "not imported",
+                    not seen.get("matplotlib_imported"),
+                )
+            )
+        del frame, corpus, pages
+    table = md_table(
+        ["images", "fetch (+ normalize)", "normalize", "report", "report / fetch",
+         "report / normalize", "HTML"],
+        rows,
+    )  # fmt: skip
+    note = (
+        "Medians of interleaved runs (count in brackets). fetch: `fetch_images` at default "
+        f"settings, sandbox in its own process, {LATENCY_MS:.0f} ms per request. report: "
+        "`build_report` (model, HTML, Markdown, both files written) of the inventory frame."
+    )
+    return CaseResult("report", results, targets, "## report\n\n" + table + "\n\n" + note)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,11 @@ opens a window. matplotlib is imported on first use, so ``import imgframe`` stay
 Every label comes from the API, so it is cleaned with
 :func:`~imgframe.summary.display_text`, cut to :data:`LABEL_CHARS` characters with ``…``, and
 its ``$`` signs escaped so matplotlib never reads it as mathtext.
+
+These figures are for files (``save_charts``, ``imgframe charts``) and notebooks. The HTML
+report draws its own charts as plain SVG (:mod:`imgframe.report.svg`) in the same colours
+(:data:`STATUS_COLOURS`, :data:`BAR_COLOUR`, :data:`OTHER_COLOUR`) and never imports
+matplotlib.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BAR_COLOUR",
     "LABEL_CHARS",
+    "OTHER_COLOUR",
     "STATUS_COLOURS",
     "chart_caption",
     "figure_bytes",
@@ -69,7 +75,9 @@ STATUS_COLOURS = {
 #: Bars of charts that are not by status: a slate no status uses.
 BAR_COLOUR = "#4A5D73"
 _BAR_COLOUR = BAR_COLOUR
-_OTHER_COLOUR = "#B8C2CC"
+#: Bars of a missing key, and the "N others" bar: a light grey.
+OTHER_COLOUR = "#B8C2CC"
+_OTHER_COLOUR = OTHER_COLOUR
 _TEXT_COLOUR = "#1a202c"
 _MUTED_COLOUR = "#4a5568"
 _EDGE = "#2d3748"
@@ -266,18 +274,18 @@ def status_breakdown_chart(
     counts = counts.reindex(groups, fill_value=0)
     positions = list(range(len(groups)))
     left = [0] * len(groups)
-    for name in status_order(str(c) for c in counts.columns):
-        values = [int(str(v)) for v in counts[name].tolist()]
+    for state in status_order(str(c) for c in counts.columns):
+        values = [int(str(v)) for v in counts[state].tolist()]
         ax.barh(
             positions,
             values,
             left=left,
             height=0.68,
             zorder=2,
-            color=STATUS_COLOURS.get(name, _BAR_COLOUR),
+            color=STATUS_COLOURS.get(state, _BAR_COLOUR),
             edgecolor=_EDGE,
             linewidth=0.4,
-            label=_label(name, LABEL_CHARS),
+            label=_label(state, LABEL_CHARS),
         )
         left = [a + b for a, b in zip(left, values, strict=True)]
     ax.set_yticks(positions, labels=[_label(g, LABEL_CHARS) for g in groups], fontsize=10)

@@ -67,6 +67,8 @@ INVENTORY_ADDED = ("regionIdList", "resourceGroupId", "resourceGroupName", "inst
 INVENTORY_COLUMNS = ("profile", *FETCHED_COLUMNS[:-1], *INVENTORY_ADDED, "fetchedAt")
 
 Usage = Literal["fetched", "not permitted", "skipped"]
+#: What DescribeCustomImages adds to an image.
+_HELD = ("regionIdList", "resourceGroupId", "resourceGroupName")
 
 
 class UsageWarning(Warning):
@@ -163,9 +165,12 @@ def _one_account(
             "cache": options["cache"],
             "refresh": options["refresh"],
         }
-        customs = side.submit(client.fetch_custom_images, **listing)
+        # Only the fields the join needs are read: most of each record is skipped unparsed.
+        customs = side.submit(client.fetch_custom_images, columns=_HELD, **listing)
         instances: Future[pd.DataFrame] | None = (
-            side.submit(client.fetch_instances, zone_id, **listing) if usage else None
+            side.submit(client.fetch_instances, zone_id, columns=("zoneId", "imageId"), **listing)
+            if usage
+            else None
         )
         images = client.fetch_images(zone_id, **options, **filters)
         custom = customs.result()
@@ -239,15 +244,19 @@ def _counts(frame: pd.DataFrame, used: pd.DataFrame | None) -> pd.Series:
 
 def _unlisted(images: pd.DataFrame, used: pd.DataFrame) -> list[dict[str, Any]]:
     """Instances, in the zones fetched, whose image the zone does not list."""
-    zones = set(images["zoneId"].astype(str))
-    listed = set(zip(images["zoneId"].astype(str), images["imageId"].astype(str), strict=True))
-    runs: dict[tuple[str, str], int] = {}
-    for zone, image in zip(used["zoneId"].astype(str), used["imageId"].astype(str), strict=True):
-        if zone in zones and (zone, image) not in listed:
-            runs[(zone, image)] = runs.get((zone, image), 0) + 1
+    listed = pd.MultiIndex.from_arrays(
+        [images["zoneId"].astype("string[pyarrow]"), images["imageId"].astype("string[pyarrow]")]
+    )
+    zone = used["zoneId"].astype("string[pyarrow]")
+    image = used["imageId"].astype("string[pyarrow]")
+    runs = pd.MultiIndex.from_arrays([zone, image])
+    fetched_zone = zone.isin(set(images["zoneId"].astype(str))).to_numpy(dtype=bool)
+    gone = fetched_zone & ~runs.isin(listed)
+    counts = pd.Series(1, index=runs[gone]).groupby(level=[0, 1]).size().sort_index()
+    zones, ids = counts.index.get_level_values(0), counts.index.get_level_values(1)
     return [
-        {"zoneId": zone, "imageId": image, "instances": n}
-        for (zone, image), n in sorted(runs.items())
+        {"zoneId": str(z), "imageId": str(i), "instances": int(n)}
+        for z, i, n in zip(zones, ids, counts.to_numpy(), strict=True)
     ]
 
 

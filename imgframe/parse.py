@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.json as pj
 
-from .errors import BadResponseError, DataError, ResponseDataError
+from .errors import BadResponseError, DataError, InvalidArgument, ResponseDataError
 from .schema.arrow import (
     CUSTOM_IMAGE_RECORD_SCHEMA,
     INSTANCE_RECORD_SCHEMA,
@@ -71,12 +71,16 @@ class PageSpec:
     :func:`nesting_depth` finds shallow, is read again inferring them.
     """
 
-    def __init__(self, action: str, records: pa.Schema, id_column: str, noun: str) -> None:
+    def __init__(
+        self, action: str, records: pa.Schema, id_column: str, noun: str, *, narrow: bool = False
+    ) -> None:
         self.action = action
         #: What the records are, for messages: "images", "instances".
         self.noun = noun
         self.records = records
         self.id_column = id_column
+        #: Only ``records``' fields are read; the others are skipped (see :meth:`narrowed`).
+        self.narrow = narrow
         wire = pa.struct(
             [
                 f if f.name != "tags" else pa.field("tags", pa.struct([("tags", TAGS_TYPE)]))
@@ -88,11 +92,30 @@ class PageSpec:
         )
         envelope = pa.schema([("requestId", pa.string()), ("response", response)])
         self.known_only = pj.ParseOptions(
-            explicit_schema=envelope, unexpected_field_behavior="error"
+            explicit_schema=envelope, unexpected_field_behavior="ignore" if narrow else "error"
         )
         self.infer_new = pj.ParseOptions(
             explicit_schema=envelope, unexpected_field_behavior="infer"
         )
+
+    def narrowed(self, fields: Sequence[str]) -> PageSpec:
+        """This spec reading only ``fields`` (and the id): the parser skips the rest of each
+        record instead of building columns for it (skipping never recurses: a skipped value
+        nested millions deep is read safely). Unknown names are an
+        :class:`~imgframe.errors.InvalidArgument`.
+
+        >>> INSTANCES.narrowed(["zoneId", "imageId"]).records.names
+        ['instanceId', 'zoneId', 'imageId']
+        """
+        wanted = set(fields) | {self.id_column}
+        unknown = sorted(wanted - set(self.records.names))
+        if unknown:
+            known = ", ".join(self.records.names)
+            raise InvalidArgument(
+                f"{self.action} has no field(s) {', '.join(unknown)}; its fields: {known}"
+            )
+        schema = pa.schema([f for f in self.records if f.name in wanted])
+        return PageSpec(self.action, schema, self.id_column, self.noun, narrow=True)
 
     def __repr__(self) -> str:
         return f"PageSpec({self.action!r})"

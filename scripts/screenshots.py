@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", type=Path, help="an existing report directory")
     args = parser.parse_args(argv)
     if args.report is not None:
-        html = args.report / "inventory-report.html"
+        html = args.report.resolve() / "inventory-report.html"
     else:
         html = build(Path(tempfile.mkdtemp(prefix="imgframe-shots-")), args.images)
     for path in shoot(html, args.out):

@@ -689,7 +689,7 @@ def test_write_export_needs_a_known_suffix_or_format(tmp_path: Path) -> None:
 GARBAGE = {
     "bad.parquet": (b"not parquet", "cannot read {path} as Parquet: Could not open Parquet input source '{path}': Parquet magic bytes not found in footer."),
     "bad.jsonl": (b"{not json\n", "{path} line 1 is not JSON: Expecting property name enclosed in double quotes"),
-    "bad.csv": (b'"imageSize"\n"twenty"\n', "column 'imageSize': a cell is not an integer (Failed to parse string: 'twenty'"),
+    "bad.csv": (b'"imageSize"\n"twenty"\n', "cannot read {path}: column 'imageSize': a cell is not an integer (Failed to parse string: 'twenty'"),
     "missing.csv": (None, "no export at {path}"),
 }  # fmt: skip
 
@@ -704,16 +704,14 @@ def test_read_export_of_garbage_is_a_data_error(tmp_path: Path, name: str) -> No
     assert str(info.value).startswith(message.format(path=tmp_path / name)), str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="imgframe bug: a CSV cell that is not an integer raises a DataError that does not "
-    "name the file (every other read error does)",
-)
 def test_an_unreadable_csv_cell_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "bad.csv").write_text('"imageSize"\n"twenty"\n')
     with pytest.raises(DataError) as info:
         read_export(tmp_path / "bad.csv")
-    assert str(tmp_path / "bad.csv") in str(info.value)
+    assert str(info.value) == (
+        f"cannot read {tmp_path / 'bad.csv'}: column 'imageSize': a cell is not an integer "
+        "(Failed to parse string: 'twenty' as a scalar of type int64)"
+    )
 
 
 def test_write_manifest_lists_files_with_sizes_and_digests(tmp_path: Path) -> None:

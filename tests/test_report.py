@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import json
+import random
 import re
+import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -11,6 +15,7 @@ import pandas as pd
 import pytest
 
 from imgframe.errors import InvalidArgument
+from imgframe.frame import frame_from_records
 from imgframe.report import (
     build_report,
     build_report_html,
@@ -19,6 +24,8 @@ from imgframe.report import (
 )
 
 from .frames import fixture_frame, small_frame
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class Page(HTMLParser):
@@ -362,3 +369,289 @@ def test_build_report_writes_both_files(tmp_path: Path) -> None:
         "inventory-report.html",
         "inventory-report.md",
     ]
+
+
+# --------------------------------------------------------------------------------------------
+# Charts: hand-written SVG, no plotting library
+
+
+def _charts(page_text: str) -> dict[str, str]:
+    """Each inline chart's markup by its accessible name."""
+    found = re.findall(r'(<svg role="img" aria-label="([^"]+)".*?</svg>)', page_text, re.S)
+    return {label: svg for svg, label in found}
+
+
+def _bars(svg: str) -> list[tuple[str, str, float]]:
+    """(colour, tooltip, width) of every bar (legend swatches carry no tooltip)."""
+    return [
+        (colour, html.unescape(tip), float(width))
+        for width, colour, tip in re.findall(
+            r'<rect [^>]*width="([\d.]+)" [^>]*fill="(#[0-9A-Fa-f]{6})"[^>]*><title>([^<]*)</title>',
+            svg,
+        )
+    ]
+
+
+#: The Okabe-Ito colours of the statuses (pinned from the palette, not read from the code),
+#: the slate of other bars and the grey of a missing key.
+OKABE_ITO = {"AVAILABLE": "#009E73", "CREATING": "#56B4E9", "UNAVAILABLE": "#E69F00",
+             "FAILED": "#D55E00", "(none)": "#999999"}  # fmt: skip
+SLATE, LIGHT_GREY = "#4A5D73", "#B8C2CC"
+
+
+def test_status_chart_bars_wear_the_tables_status_colours(page_text: str) -> None:
+    bars = _bars(_charts(page_text)["Bar chart of images by status"])
+    # the count table's order (most images first, then by name), counted from tests/frames.py
+    assert [(c, t) for c, t, _ in bars] == [
+        (OKABE_ITO["AVAILABLE"], "AVAILABLE: 17"), (OKABE_ITO["(none)"], "(none): 1"),
+        (OKABE_ITO["CREATING"], "CREATING: 1"), (OKABE_ITO["FAILED"], "FAILED: 1"),
+        (OKABE_ITO["UNAVAILABLE"], "UNAVAILABLE: 1"),
+    ]  # fmt: skip
+    widths = [w for _, _, w in bars]
+    assert widths[0] / widths[3] == pytest.approx(17, rel=0.02)  # lengths proportional
+    # the same colour as the status in the tables
+    assert f'<span class="st" style="--c:{OKABE_ITO["FAILED"]}">FAILED</span>' in page_text
+
+
+def test_zone_chart_splits_each_zone_by_status(page_text: str) -> None:
+    svg = _charts(page_text)["Bar chart of images by zone and status"]
+    # tests/frames.py: asia-east-1a 8 available; na-west-1a 5 + 1 unavailable + 1 failed;
+    # eu-central-1a 4 + 1 creating + 1 without status. Zones by size, statuses healthy first.
+    assert [(c, t) for c, t, _ in _bars(svg)] == [
+        (OKABE_ITO["AVAILABLE"], "asia-east-1a · AVAILABLE: 8"),
+        (OKABE_ITO["AVAILABLE"], "na-west-1a · AVAILABLE: 5"),
+        (OKABE_ITO["UNAVAILABLE"], "na-west-1a · UNAVAILABLE: 1"),
+        (OKABE_ITO["FAILED"], "na-west-1a · FAILED: 1"),
+        (OKABE_ITO["AVAILABLE"], "eu-central-1a · AVAILABLE: 4"),
+        (OKABE_ITO["CREATING"], "eu-central-1a · CREATING: 1"),
+        (OKABE_ITO["(none)"], "eu-central-1a · (none): 1"),
+    ]
+    texts = [html.unescape(t) for t in re.findall(r">([^<>]+)</text>", svg)]
+    assert texts[:6] == [
+        "Images by zone and status",
+        "AVAILABLE",
+        "CREATING",
+        "UNAVAILABLE",
+        "FAILED",
+        "(none)",
+    ]  # fmt: skip  (the legend, in stacking order)
+    assert {"asia-east-1a", "8", "na-west-1a", "7", "eu-central-1a", "6"} <= set(texts)
+
+
+def test_category_chart_text_is_escaped_text_in_one_slate(page_text: str) -> None:
+    svg = _charts(page_text)["Bar chart of images by category"]
+    colours = {t.split(":")[0]: c for c, t, _ in _bars(svg)}
+    assert colours["OTHERS"] == colours["Ubuntu"] == SLATE
+    assert colours["(none)"] == LIGHT_GREY
+    assert "=HYPERLINK(&quot;http://x&quot;)</text>" in svg  # a hostile label, as text
+    assert "Source: Zenlayer image inventory, 21 images, fetched 2025-03-01 08:30 UTC</text>" in svg
+
+
+def test_hostile_long_labels_are_cut_escaped_and_kept_whole_in_a_tooltip() -> None:
+    df = fixture_frame(zones=True)
+    hostile = "<script>alert(1)</script>\u202e\x1b[31m" + "x" * 80
+    categories = df["category"].astype("string").to_numpy(copy=True)
+    categories[:3] = hostile
+    df["category"] = pd.Categorical(categories)
+    svg = _charts(build_report_html(df))["Bar chart of images by category"]
+    assert "<script>" not in svg
+    assert "\u202e" not in svg
+    assert "\x1b" not in svg
+    label = re.search(r"<text [^>]*><title>([^<]*)</title>([^<]*)</text>", svg)
+    assert label is not None
+    assert html.unescape(label.group(1)) == "<script>alert(1)</script>" + "x" * 80
+    assert html.unescape(label.group(2)).startswith("<script>alert")
+    assert label.group(2).endswith("…")
+
+
+def test_an_empty_frame_draws_charts_that_say_so() -> None:
+    from imgframe.frame import empty_frame
+
+    charts = _charts(build_report_html(empty_frame()))
+    assert len(charts) == 4
+    assert all(">No images</text>" in svg for svg in charts.values())
+
+
+def test_building_a_report_never_imports_matplotlib() -> None:
+    code = (
+        "import sys\n"
+        "from tests.frames import fixture_frame\n"
+        "from imgframe.report import build_report_html\n"
+        "page = build_report_html(fixture_frame(zones=True))\n"
+        "assert page.count('<svg role=\"img\"') == 4\n"
+        "assert 'matplotlib' not in sys.modules, 'the report imported matplotlib'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+
+
+# --------------------------------------------------------------------------------------------
+# The model at scale: capped lists, codes instead of strings
+
+
+def test_findings_with_a_limit_keep_the_first_rows_and_the_full_count(df: pd.DataFrame) -> None:
+    whole = {f.key: f for f in hygiene_findings(df, require_tags=["owner", "env"])}
+    capped = {f.key: f for f in hygiene_findings(df, require_tags=["owner", "env"], limit=3)}
+    assert capped["missing_tags"].count == whole["missing_tags"].count == 17
+    assert len(capped["missing_tags"].images) == 3
+    pd.testing.assert_frame_equal(
+        capped["missing_tags"].images, whole["missing_tags"].images.head(3)
+    )
+    assert capped["not_available"].breakdown == whole["not_available"].breakdown == (
+        ("FAILED", 1), ("UNAVAILABLE", 1), ("(none)", 1), ("CREATING", 1),
+    )  # fmt: skip
+
+
+#: The regular expression the report's name dates were defined by (RE2, as pyarrow runs it).
+NAME_DATE = r"(?P<y>(?:19|20)\d\d)[-_.]?(?P<m>0[1-9]|1[0-2])[-_.]?(?P<d>0[1-9]|[12]\d|3[01])\s*$"
+
+
+def test_name_dates_agree_with_the_regular_expression() -> None:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from imgframe.report.sections import date_text, name_dates
+
+    rng = random.Random(5)
+
+    def name() -> str:
+        def sep() -> str:
+            return rng.choice(["", "", "-", "_", ".", "x", "--", " "])
+
+        year = rng.choice(["19", "20", "18", "2", "1"]) + f"{rng.randint(0, 99):02d}"
+        month = f"{rng.randint(0, 13):02d}" if rng.random() < 0.9 else str(rng.randint(0, 9))
+        day = f"{rng.randint(0, 39):02d}" if rng.random() < 0.9 else str(rng.randint(0, 9))
+        start = "".join(rng.choice("ab19-_.日 ") for _ in range(rng.randint(0, 4)))
+        end = rng.choice(["", "", " ", " \t", "\v", "\u00a0", "x", "\n\r\f"])
+        return start + year + sep() + month + sep() + day + end
+
+    names = [name() for _ in range(30_000)] + [None, "", "20240712", "日本20240712"]
+    array = pa.array(names)
+    parts = pc.extract_regex(array.fill_null(""), NAME_DATE).to_pylist()
+    expected = ["" if p is None else f"{p['y']}-{p['m']}-{p['d']}" for p in parts]
+    assert sum(1 for e in expected if e) > 1000  # the sample holds plenty of dates
+    for values in (array, array.cast(pa.large_string())):
+        assert [date_text(d) for d in name_dates(values).tolist()] == expected
+    assert [date_text(d) for d in name_dates(array.slice(11)).tolist()] == expected[11:]
+
+
+def _fleet() -> pd.DataFrame:
+    """Custom images listed in several zones, with instance counts (some unknown)."""
+    rows = [
+        # zone, image, status, size GiB, instances (None: unknown)
+        ("z1", "img-a", "AVAILABLE", 10, 0), ("z2", "img-a", "AVAILABLE", 10, 0),
+        ("z1", "img-b", "AVAILABLE", 20, 0), ("z2", "img-b", "AVAILABLE", 20, 3),
+        ("z1", "img-c", "AVAILABLE", 30, 0), ("z2", "img-c", "AVAILABLE", 30, None),
+        ("z1", "img-d", "FAILED", 40, 0), ("z3", "img-d", "AVAILABLE", 40, 0),
+        ("z2", "img-e", "CREATING", 50, 0),
+        ("z3", "img-f", "AVAILABLE", 60, 0),
+    ]  # fmt: skip
+    df = frame_from_records(
+        [{"zoneId": z, "imageId": i, "imageName": f"{i} 2024-0{n % 9 + 1}-1{n % 9}",
+          "imageType": "CUSTOM_IMAGE", "imageStatus": s, "imageSize": str(g)}
+         for n, (z, i, s, g, _) in enumerate(rows)]
+    )  # fmt: skip
+    count = {(z, i): c for z, i, _, _, c in rows}
+    df["instanceCount"] = pd.array(
+        [count[(z, i)] for z, i in zip(df["zoneId"], df["imageId"], strict=True)], dtype="Int64"
+    )
+    return df
+
+
+def test_unused_images_are_counted_per_image_over_all_its_zones() -> None:
+    from imgframe.report import report_model
+
+    df = _fleet()
+    model = report_model(df)
+    # By hand: img-a (0 and 0), img-d (0 and 0; FAILED in one zone still settled) and img-f
+    # are unused; img-b runs, img-c has an unknown count, img-e is still being made.
+    unused = model.unused
+    assert (unused.images, unused.listings, unused.gib) == (3, 5, 10 + 40 + 60)
+    assert unused.table[["imageId", "zones", "sizeGiB"]].to_dict("records") == [
+        {"imageId": "img-f", "zones": 1, "sizeGiB": 60},
+        {"imageId": "img-d", "zones": 2, "sizeGiB": 40},
+        {"imageId": "img-a", "zones": 2, "sizeGiB": 10},
+    ]
+    card = next(c for c in model.cards if c.key == "unused")
+    assert (card.value, card.detail) == (3, "110 GiB reclaimable")
+    assert model.finding("unused").count == 5  # every zone listing of them
+
+
+def test_custom_images_by_region_mark_gaps_and_statuses() -> None:
+    import pyarrow as pa
+
+    from imgframe.report import report_model
+
+    df = frame_from_records(
+        [{"zoneId": z, "imageId": i, "imageName": i.upper(), "imageType": "CUSTOM_IMAGE",
+          "imageStatus": s} for z, i, s in (
+            ("z1", "img-a", "AVAILABLE"), ("z2", "img-a", "FAILED"),
+            ("z1", "img-b", "AVAILABLE"), ("z1", "img-c", "AVAILABLE"),
+            ("z2", "img-x", "AVAILABLE"),
+        )]
+    )  # fmt: skip
+    df["regionId"] = pd.array(df["zoneId"].astype("string").str.replace("z", "r"), dtype="string")
+    lists = {"img-a": ["r1", "r2"], "img-b": ["r1", "r3"], "img-c": ["r1", "r2"], "img-x": ["r2"]}
+    df["regionIdList"] = pd.array(
+        pa.array([lists[i] for i in df["imageId"]], pa.list_(pa.string())),
+        dtype=pd.ArrowDtype(pa.list_(pa.string())),
+    )
+    (matrix,) = [m for m in report_model(df).availability if m.key == "custom"]
+    # img-a: FAILED in r2; img-c: expected in r2, which was fetched, but not listed there;
+    # img-b: expected in r3, of which no zone was fetched (not a problem of the image).
+    assert matrix.columns == ["r1", "r2", "r3"]
+    assert matrix.table.to_dict("records") == [
+        {"Image": "IMG-A", "Image ID": "img-a", "r1": "✓", "r2": "FAILED", "r3": ""},
+        {"Image": "IMG-C", "Image ID": "img-c", "r1": "✓", "r2": "not listed", "r3": ""},
+        {"Image": "IMG-B", "Image ID": "img-b", "r1": "✓", "r2": "", "r3": "not fetched"},
+    ]
+    assert matrix.summary.startswith(
+        "3 custom images are in two or more regions; 2 of them are not AVAILABLE in, or not "
+        "listed in, a region they should be in."
+    )
+
+
+def test_count_tables_agree_with_summarize_on_an_inventory_frame() -> None:
+    from imgframe.report import report_model
+    from imgframe.summary import summarize
+
+    df = _fleet()
+    df["category"] = pd.Categorical(["b", None, "a", "b", "(none)", "c", "a", None, "b", "c"])
+    for by, _, table in report_model(df).counts:
+        pd.testing.assert_frame_equal(table, summarize(df, by=(by,)), check_dtype=True)
+
+
+def test_the_embedded_list_is_json_without_markup_characters(df: pd.DataFrame) -> None:
+    frame = df.copy()
+    names = frame["imageName"].astype("string").to_numpy(copy=True)
+    names[:4] = ["</script><script>alert(1)</script>", 'quote " back \\ slash', "a & b", "x\u2028y"]
+    frame["imageName"] = names
+    text = build_report_html(frame)
+    block = re.search(
+        r'<script type="application/json" id="report-data">(.*?)</script>', text, re.S
+    )
+    assert block is not None
+    raw = block.group(1)
+    assert not set("<>&\u2028\u2029") & set(raw)  # nothing that could end or confuse the element
+    data = json.loads(raw)
+    shown = data["data"]["n"]
+    assert {"</script><script>alert(1)</script>", 'quote " back \\ slash', "a & b", "x y"} <= set(
+        shown
+    )
+    assert data["rows"] == data["total"] == len(frame)
+    assert all(len(v) == len(frame) for v in data["data"].values())
+
+
+@pytest.mark.parametrize("span", [3, 1 << 20, 1 << 60])  # the last: too wide to pack
+def test_top_rows_is_a_stable_sort_of_the_rows_it_keeps(span: int) -> None:
+    import numpy as np
+
+    from imgframe.report.columns import top_rows
+
+    rng = np.random.default_rng(span)
+    keys = [rng.integers(-span, span, 5000), rng.integers(0, 4, 5000)]
+    order = np.lexsort((np.arange(5000), keys[1], keys[0]))  # the reference: a full sort
+    for limit in (0, 1, 17, 4999, 5000, 6000):
+        assert top_rows(keys, limit).tolist() == order[:limit].tolist()

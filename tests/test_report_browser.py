@@ -18,6 +18,7 @@ from .frames import fixture_frame
 
 pytestmark = pytest.mark.browser
 
+LONG_LABEL = "<b>Ünïcödé 日本語</b> " + "W" * 60
 HOSTILE = ["</script><script>alert(1)</script>", 'say "hi" \'x\'', "rtl \u202eevil", "line\u2028sep",
            "<img src=x onerror=alert(2)>"]  # fmt: skip
 
@@ -30,6 +31,9 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
     names = df["imageName"].astype("string").to_numpy(copy=True)
     names[: len(HOSTILE)] = HOSTILE
     df["imageName"] = names
+    categories = df["category"].astype("string").to_numpy(copy=True)
+    categories[:2] = LONG_LABEL  # a label far wider than the charts' label column
+    df["category"] = pd.Categorical(categories)
     trend = pd.DataFrame({"snapshot_date": ["2025-02-28", "2025-03-01"],
                           "imageStatus": ["AVAILABLE", "AVAILABLE"], "images": [15, 17]})  # fmt: skip
     return build_report(
@@ -131,3 +135,48 @@ def test_without_javascript_every_section_and_the_first_rows_show(report: Path) 
                         "charts", "counts", "images"]  # fmt: skip
     assert rows == 21
     assert hidden is True
+
+
+#: Every chart's text, as the browser laid it out in the chart's own coordinates.
+CHART_TEXT = """[...document.querySelectorAll('svg[role=img]')].map(svg => {
+  const box = svg.viewBox.baseVal;
+  const bars = [...svg.querySelectorAll('rect')].filter(r => r.querySelector('title'));
+  return {label: svg.getAttribute('aria-label'), width: box.width, height: box.height,
+          shown: svg.getBoundingClientRect().width,
+          bars: Math.min(...bars.map(r => r.getBBox().x)),
+          ends: [...svg.querySelectorAll('text[text-anchor=end]')].map(t => {
+            const b = t.getBBox(); return b.x + b.width; }),
+          texts: [...svg.querySelectorAll('text')].map(t => {
+            const b = t.getBBox();
+            return {text: t.lastChild.textContent, x: b.x, y: b.y, w: b.width, h: b.height,
+                    size: parseFloat(t.getAttribute('font-size'))};
+          })};
+})"""
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_chart_text_stays_inside_its_chart_and_is_legible(report: Path, width: int) -> None:
+    with cdp.Browser(width, 900) as b:
+        if width < 500:
+            b.resize(width, 844, mobile=True)
+        b.open(report.as_uri())
+        charts = b.evaluate(CHART_TEXT)
+    assert [c["label"] for c in charts] == [
+        "Bar chart of images by status", "Images by status over time",
+        "Bar chart of images by zone and status", "Bar chart of images by category",
+        "Bar chart of images by OS type",
+    ]  # fmt: skip
+    for chart in charts:
+        for t in chart["texts"]:
+            where = (chart["label"], t["text"])
+            assert t["x"] >= -0.5, where
+            assert t["x"] + t["w"] <= chart["width"] + 0.5, where
+            assert t["y"] >= -0.5, where
+            assert t["y"] + t["h"] <= chart["height"] + 0.5, where
+            # at least 8 CSS pixels, however narrow the screen
+            assert t["size"] * chart["shown"] / chart["width"] >= 8 * 0.999, where
+        # labels (set flush right) end before the bars begin
+        assert max(chart["ends"]) <= chart["bars"] + 0.5, chart["label"]
+    category = next(c for c in charts if c["label"] == "Bar chart of images by category")
+    shown = [t["text"] for t in category["texts"]]
+    assert any(text.startswith("<b>Ünïcödé") and text.endswith("…") for text in shown)

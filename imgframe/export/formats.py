@@ -131,7 +131,10 @@ def read_export(path: str | os.PathLike[str], *, neutralized_formulas: bool = Tr
     if kind == "xlsx":
         raise DataError(f"{source} is a workbook for spreadsheets; read a Parquet export instead")
     table = read_csv_strings(source, neutralized=neutralized_formulas)
-    return frame_from_text(table, neutralized=neutralized_formulas)
+    try:
+        return frame_from_text(table, neutralized=neutralized_formulas)
+    except DataError as exc:  # a cell of the wrong type: say which file
+        raise DataError(f"cannot read {source}: {exc}") from None
 
 
 def _read_object(where: Location, neutralized_formulas: bool) -> pd.DataFrame:

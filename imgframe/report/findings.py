@@ -26,7 +26,8 @@ import pandas as pd
 
 from ..summary import NONE_LABEL
 from ..text import display_text
-from .facts import GROUPS, UNUSED, Facts, facts_of, status_groups
+from .columns import top_rows
+from .facts import GROUPS, MISSING_TAGS, UNUSED, Facts, facts_of, status_groups
 
 __all__ = ["Finding", "hygiene_findings", "status_breakdown"]
 
@@ -41,7 +42,10 @@ class Finding:
 
     ``known`` is False when the data the check needs was not fetched (then ``note`` says
     why and ``images`` is empty); ``section`` names the report section that lists the
-    images when it is not the findings section."""
+    images when it is not the findings section. ``count`` is how many rows the check
+    flagged: ``images`` holds them all, or the first of them when :func:`hygiene_findings`
+    was given a ``limit``. ``breakdown`` (images not available only): (status, images) of
+    every flagged row, as :func:`status_breakdown` counts them."""
 
     key: str
     title: str
@@ -50,6 +54,12 @@ class Finding:
     known: bool = True
     note: str = ""
     section: str = "findings"
+    count: int = -1  # -1: len(images)
+    breakdown: tuple[tuple[str, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.count < 0:
+            object.__setattr__(self, "count", len(self.images))
 
 
 def hygiene_findings(
@@ -58,9 +68,11 @@ def hygiene_findings(
     require_tags: Sequence[str] = (),
     owner_tag: str | None = None,
     facts: Facts | None = None,
+    limit: int | None = None,
 ) -> list[Finding]:
     """The hygiene checks of the report, each with the images it flags (see the module
-    docstring), most serious first within each.
+    docstring), most serious first within each; with ``limit``, only the first ``limit``
+    of them (:attr:`Finding.count` has how many there are).
 
     >>> from imgframe.frame import frame_from_records
     >>> df = frame_from_records([
@@ -76,6 +88,14 @@ def hygiene_findings(
     extra = ["instanceCount"] if usage is not None else []
     available = facts.group == GROUPS.index("available")
     severity = _SEVERITY[facts.group]
+
+    def rows(
+        mask: np.ndarray[Any, Any], keys: tuple[np.ndarray[Any, Any], ...] = ()
+    ) -> tuple[pd.DataFrame, int]:
+        positions = _positions(mask, facts, keys, limit)
+        return _rows(df, positions, facts, extra), int(np.count_nonzero(mask))
+
+    images, count = rows(~available, (severity,))
     findings = [
         Finding(
             "not_available",
@@ -83,7 +103,9 @@ def hygiene_findings(
             "Images whose status is anything but AVAILABLE: FAILED ones are broken, "
             "UNAVAILABLE ones cannot be used, CREATING, SYNCING, PROCESSING and DELETING "
             "ones are on their way; a missing status is listed too.",
-            _rows(df, ~available, facts, (severity,), extra),
+            images,
+            count=count,
+            breakdown=_breakdown(facts, ~available),
         )
     ]
     no_usage = _usage_note(df, usage)
@@ -99,30 +121,34 @@ def hygiene_findings(
             )
         )
     else:
-        running = (usage.fillna(0) > 0).to_numpy(dtype=bool)
+        images, count = rows((usage > 0) & ~available, (-usage,))
         findings.append(
             Finding(
                 "in_use_not_available",
                 "Instances running an image that is not available",
                 "Images that instances run although their status is not AVAILABLE: new "
                 "instances cannot be made from them, and a rebuild would fail.",
-                _rows(df, running & ~available, facts, (-usage.fillna(0).to_numpy(),), extra),
+                images,
+                count=count,
             )
         )
     findings.append(_unlisted(df))
+    images, count = rows(facts.custom & (facts.tag_count == 0))
     findings.append(
         Finding(
             "untagged",
             "Custom images without tags",
             "Custom images that carry no tag at all, so nobody can tell who owns them.",
-            _rows(df, facts.custom & (facts.tag_count == 0), facts, (), extra),
+            images,
+            count=count,
         )
     )
     keys = [k for k in dict.fromkeys(require_tags) if k]
-    if keys and facts.missing_tags is not None:
-        lacking = facts.custom & (facts.missing_tags != "").to_numpy(dtype=bool)
-        flagged = _rows(df, lacking, facts, (), extra)
-        flagged["missing"] = facts.missing_tags.to_numpy()[_positions(lacking, facts, ())]
+    if keys and facts.lacking is not None:
+        positions = _positions((facts.problems & MISSING_TAGS) > 0, facts, (), limit)
+        flagged = _rows(df, positions, facts, extra)
+        count = int(np.count_nonzero(facts.problems & MISSING_TAGS))
+        flagged["missing"] = np.array(facts.missing_text(positions), dtype=object)
         findings.append(
             Finding(
                 "missing_tags",
@@ -131,9 +157,11 @@ def hygiene_findings(
                 + ", ".join(display_text(k) for k in keys)
                 + ".",
                 flagged,
+                count=count,
             )
         )
     unused = (facts.problems & UNUSED).astype(bool)
+    images, count = rows(unused) if usage is not None else (_empty(df, extra), 0)
     findings.append(
         Finding(
             "unused",
@@ -141,10 +169,11 @@ def hygiene_findings(
             "Custom images no instance runs in any zone they are listed in, largest first. "
             "An image whose instance count is unknown in any zone is not counted, nor is one "
             "still in progress (CREATING, SYNCING, PROCESSING, DELETING).",
-            _rows(df, unused, facts, (), extra) if usage is not None else _empty(df, extra),
+            images,
             known=usage is not None,
             note=no_usage,
             section="unused",
+            count=count,
         )
     )
     return findings
@@ -168,31 +197,44 @@ def status_breakdown(images: pd.DataFrame) -> list[tuple[str, int]]:
     )
 
 
+def _breakdown(facts: Facts, mask: np.ndarray[Any, Any]) -> tuple[tuple[str, int], ...]:
+    """:func:`status_breakdown` of the ``mask``ed rows, from the status codes."""
+    labels = [*facts.status.labels, NONE_LABEL]
+    codes = facts.status.codes[mask]
+    counts = np.bincount(np.where(codes < 0, len(labels) - 1, codes), minlength=len(labels))
+    merged: dict[str, int] = {}
+    for label, count in zip(labels, counts.tolist(), strict=True):
+        if count:
+            merged[label] = merged.get(label, 0) + count
+    rank = dict(zip(merged, _SEVERITY[status_groups(pd.Series(list(merged)))], strict=True))
+    return tuple(sorted(merged.items(), key=lambda sn: (rank[sn[0]], -sn[1], sn[0])))
+
+
 def _positions(
-    mask: np.ndarray[Any, Any], facts: Facts, keys: tuple[np.ndarray[Any, Any], ...]
-) -> np.ndarray[Any, Any]:
-    """Positions of the flagged rows: by ``keys`` (ascending), then largest first, then in
-    frame order; an integer sort of the flagged rows only."""
-    rows = np.flatnonzero(mask)
-    if not len(rows):
-        return rows
-    order = np.lexsort((rows, -facts.size[rows], *(k[rows] for k in reversed(keys))))
-    return rows[order]
-
-
-def _rows(
-    df: pd.DataFrame,
     mask: np.ndarray[Any, Any],
     facts: Facts,
     keys: tuple[np.ndarray[Any, Any], ...],
-    extra: list[str],
+    limit: int | None = None,
+) -> np.ndarray[Any, Any]:
+    """Positions of the flagged rows (the first ``limit`` of them): by ``keys``
+    (ascending), then largest first, then in frame order; only the rows kept are sorted."""
+    rows = np.flatnonzero(mask)
+    if not len(rows):
+        return rows
+    order = top_rows(
+        [*(k[rows] for k in keys), -facts.size[rows]], len(rows) if limit is None else limit
+    )
+    return np.asarray(rows[order])
+
+
+def _rows(
+    df: pd.DataFrame, positions: np.ndarray[Any, Any], facts: Facts, extra: list[str]
 ) -> pd.DataFrame:
-    positions = _positions(mask, facts, keys)
     columns = [c for c in (*_COLUMNS, *extra) if c in df.columns]
     picked = df[columns].iloc[positions].reset_index(drop=True)
     if facts.owner_key is not None and "owner" not in picked.columns:
         where = min(3, len(picked.columns))
-        picked.insert(where, "owner", facts.owner.to_numpy()[positions])
+        picked.insert(where, "owner", np.array(facts.owner.text(positions), dtype=object))
     return picked
 
 
@@ -204,7 +246,7 @@ def _empty(df: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
     )
 
 
-def _usage_note(df: pd.DataFrame, usage: pd.Series | None) -> str:
+def _usage_note(df: pd.DataFrame, usage: np.ndarray[Any, Any] | None) -> str:
     if usage is not None:
         return ""
     meta = df.attrs.get("imgframe")

@@ -17,38 +17,26 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
-import re
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from .._version import __version__
-from ..charts import (
-    STATUS_COLOURS,
-    chart_caption,
-    figure_bytes,
-    status_breakdown_chart,
-    summary_chart,
-    trend_chart,
-    trend_table,
-)
+from ..charts import STATUS_COLOURS, trend_table
 from ..summary import NONE_LABEL
 from ..text import display_text
-from .cells import clip, header, is_number, number, text_cells
-from .findings import Finding, status_breakdown
-from .listing import embedded_list, json_for_script
+from .cells import clip, header, is_number, number_cells, text_cells
+from .counts import bars_of, zone_status_series
+from .findings import Finding
+from .listing import embedded_json
 from .model import ReportModel
 from .sections import Matrix
-
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
+from .svg import Series, bar_chart, stacked_chart, status_colour, trend_chart
 
 # Finding and change lists longer than this start folded.
 _OPEN_ROWS = 20
-# Charts in the page are drawn narrower than saved ones, so their text reads larger.
-_CHART_WIDTH = 6.0
 _CELL_CLASSES = {
     "imageId": "id", "imageName": "name", "tags": "tags", "what": "name",
     **dict.fromkeys(
@@ -95,8 +83,7 @@ def render_html(model: ReportModel, df: pd.DataFrame) -> str:
     emit(_header(model))
     emit(_nav(model))
     emit('<main class="wrap">')
-    caption = chart_caption(df)
-    emit(_overview(model, df, caption))
+    emit(_overview(model))
     emit(_findings(model))
     emit(_owners(model))
     emit(_unused(model))
@@ -105,7 +92,7 @@ def render_html(model: ReportModel, df: pd.DataFrame) -> str:
         emit(_changes(model))
     if model.trend is not None:
         emit(_trend(model))
-    emit(_charts(df, caption, {by: table for by, _, table in model.counts}))
+    emit(_charts(model))
     emit(_counts(model))
     emit(_images(model))
     emit("</main>")
@@ -115,11 +102,12 @@ def render_html(model: ReportModel, df: pd.DataFrame) -> str:
         + (f" · fetched {_h(model.scope.fetched)}" if model.scope.fetched else "")
         + ". One self-contained file: it loads nothing from the network.</footer>"
     )
-    data = json_for_script(embedded_list(df, model.facts, model.images.order))
-    emit(f'<script type="application/json" id="report-data">{data}</script>')
+    data = embedded_json(df, model.facts, model.images.order)
+    emit('<script type="application/json" id="report-data">' + data + "</script>")
     emit(f"<script>{script}</script>")
     emit("</body></html>")
-    return "\n".join(out) + "\n"
+    emit("")  # the final newline, without copying the page once more
+    return "\n".join(out)
 
 
 # --------------------------------------------------------------------------------------------
@@ -155,7 +143,7 @@ def _nav(model: ReportModel) -> str:
     return f'<nav class="toc" aria-label="Sections"><div class="wrap">{anchors}</div></nav>'
 
 
-def _overview(model: ReportModel, df: pd.DataFrame, caption: str) -> str:
+def _overview(model: ReportModel) -> str:
     cards = []
     for card in model.cards:
         colour = STATUS_COLOURS.get(card.status) if card.status else None
@@ -166,14 +154,7 @@ def _overview(model: ReportModel, df: pd.DataFrame, caption: str) -> str:
             f'<div class="value">{card.value:,}</div><div class="label">{_h(card.label)}</div>'
             f"{detail}</div>"
         )
-    tables = {by: table for by, _, table in model.counts}
-    chart = _svg(
-        summary_chart(
-            df, "imageStatus", caption=caption, width=_CHART_WIDTH, table=tables.get("imageStatus")
-        ),
-        "status",
-        "Bar chart of images by status",
-    )
+    chart = _count_chart(model, "imageStatus", "status", "Bar chart of images by status")
     return (
         '<section id="overview" class="overview" aria-label="Headline figures">'
         f'<div><h2>Overview</h2><div class="cards">{"".join(cards)}</div></div>'
@@ -190,7 +171,7 @@ def _findings(model: ReportModel) -> str:
 
 
 def _finding(finding: Finding, max_rows: int) -> str:
-    count = len(finding.images)
+    count = finding.count
     tone = "unknown" if not finding.known else "warn" if count else ""
     shown = f"{count:,}" if finding.known else "?"
     parts = [
@@ -206,9 +187,9 @@ def _finding(finding: Finding, max_rows: int) -> str:
         parts.append(f'<p><a href="#{finding.section}">Listed in its own section below.</a></p>')
     else:
         if finding.key == "not_available":
-            pairs = status_breakdown(finding.images)
+            pairs = finding.breakdown
             parts.append("<p>" + " · ".join(f"{_status(s)} {n:,}" for s, n in pairs) + "</p>")
-        parts.append(_collapsible(finding.images, max_rows))
+        parts.append(_collapsible(finding.images, max_rows, total=count))
     parts.append("</div>")
     return "".join(parts)
 
@@ -316,27 +297,52 @@ def _trend(model: ReportModel) -> str:
     assert trend is not None
     out = ['<section id="trend"><h2>Trend</h2>']
     if len(trend):
-        out.append(
-            f"<figure>{_svg(trend_chart(trend), 'trend', 'Images by status over time')}</figure>"
-        )
-        out.append(_html_table(trend_table(trend), model.max_rows))
+        table = trend_table(trend)
+        out.append(f"<figure>{_trend_chart(table)}</figure>")
+        out.append(_html_table(table, model.max_rows))
     else:
         out.append('<p class="note">No snapshots yet.</p>')
     out.append("</section>")
     return "".join(out)
 
 
-def _charts(df: pd.DataFrame, caption: str, tables: dict[str, pd.DataFrame]) -> str:
-    width = _CHART_WIDTH
-    figures: list[tuple[str, str, Figure]] = []
-    if "zoneId" in df.columns:
-        zones = status_breakdown_chart(df, "zoneId", caption=caption, width=width)
-        figures.append(("zone", "Bar chart of images by zone and status", zones))
-    for key, by, alt in (("category", "category", "category"), ("os", "osType", "OS type")):
-        chart = summary_chart(df, by, caption=caption, width=width, table=tables.get(by))
-        figures.append((key, f"Bar chart of images by {alt}", chart))
-    body = "".join(f"<figure>{_svg(fig, key, alt)}</figure>" for key, alt, fig in figures)
+def _charts(model: ReportModel) -> str:
+    figures = []
+    if model.zone_status is not None:
+        groups, series = zone_status_series(model.zone_status)
+        figures.append(
+            stacked_chart(
+                groups, series, title="Images by zone and status", caption=model.caption,
+                label="Bar chart of images by zone and status",
+            )
+        )  # fmt: skip
+    figures.append(_count_chart(model, "category", "category", "Bar chart of images by category"))
+    figures.append(_count_chart(model, "osType", "OS type", "Bar chart of images by OS type"))
+    body = "".join(f"<figure>{svg}</figure>" for svg in figures)
     return f'<section id="charts"><h2>Charts</h2><div class="charts">{body}</div></section>'
+
+
+def _count_chart(model: ReportModel, by: str, phrase: str, label: str) -> str:
+    """The bar chart of one count table (no bars when the frame lacks the column)."""
+    table = next((t for column, _, t in model.counts if column == by), None)
+    bars = bars_of(table, by) if table is not None else []
+    return bar_chart(bars, title=f"Images by {phrase}", caption=model.caption, label=label)
+
+
+def _trend_chart(table: pd.DataFrame) -> str:
+    dates = [str(d) for d in table["snapshot_date"]]
+    series = [
+        Series(str(c), status_colour(str(c)), [int(v) for v in table[c]]) for c in table.columns[1:]
+    ]
+    caption = (
+        f"Source: snapshot store, {len(dates)} snapshot"
+        + ("" if len(dates) == 1 else "s")
+        + (f", {dates[0]} to {dates[-1]}" if len(dates) > 1 else "")
+    )
+    return trend_chart(
+        dates, series, title="Images by status over time", caption=caption,
+        label="Images by status over time",
+    )  # fmt: skip
 
 
 def _counts(model: ReportModel) -> str:
@@ -389,26 +395,12 @@ def _h(value: Any) -> str:
     return html.escape(display_text(value), quote=True)
 
 
-def _status(value: Any) -> str:
+@lru_cache(maxsize=4096)
+def _status(value: str) -> str:
+    """A status with its colour swatch (statuses are few: each is rendered once)."""
     text = display_text(value) or NONE_LABEL
     colour = STATUS_COLOURS.get(text, STATUS_COLOURS[NONE_LABEL])
     return f'<span class="st" style="--c:{colour}">{_h(text)}</span>'
-
-
-_SVG_IDS = re.compile(r'(id="|url\(#|href="#)([^")]+)')
-
-
-def _svg(figure: Figure, key: str, label: str) -> str:
-    """The figure as inline SVG: ids prefixed so several charts share the page, sizes left
-    to the style sheet, matplotlib's global ``<style>`` dropped."""
-    text = figure_bytes(figure, format="svg").decode("utf-8")
-    text = text[text.index("<svg") :]
-    text = re.sub(r"<defs>\s*<style[^>]*>.*?</style>\s*</defs>", "", text, flags=re.S)
-    text = re.sub(r'<svg ([^>]*?)width="[^"]*" height="[^"]*"', r"<svg \1", text, count=1)
-    text = _SVG_IDS.sub(lambda m: f"{m.group(1)}{key}-{m.group(2)}", text)
-    text = text.replace("<svg ", f'<svg role="img" aria-label="{_h(label)}" ', 1)
-    figure.clear()
-    return text
 
 
 def _collapsible(frame: pd.DataFrame, max_rows: int, *, total: int | None = None) -> str:
@@ -430,7 +422,7 @@ def _html_table(frame: pd.DataFrame, max_rows: int, *, total: int | None = None)
     columns = []
     for column, num in zip(shown.columns, numeric, strict=True):
         if num:
-            columns.append([f'<td class="num">{number(v)}</td>' for v in shown[column].tolist()])
+            columns.append([f'<td class="num">{v}</td>' for v in number_cells(shown[column])])
         elif column == "imageStatus":
             columns.append(
                 [
@@ -441,7 +433,7 @@ def _html_table(frame: pd.DataFrame, max_rows: int, *, total: int | None = None)
         else:
             css = _CELL_CLASSES.get(str(column))
             start = f'<td class="{css}">' if css else "<td>"
-            columns.append([f"{start}{html.escape(t)}</td>" for t in text_cells(shown[column])])
+            columns.append([f"{start}{t}</td>" for t in text_cells(shown[column], "html")])
     rows = ["<tr>" + "".join(cells) + "</tr>" for cells in zip(*columns, strict=True)]
     count = len(frame) if total is None else total
     more = count - min(len(frame), max_rows)

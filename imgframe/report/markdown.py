@@ -4,19 +4,14 @@ or the interactive list. Cells are cleaned and escaped with
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 import pandas as pd
 
 from ..charts import trend_table
 from ..text import markdown_cell
-from .cells import header, is_number, number, text_cells
-from .findings import status_breakdown
+from .cells import header, is_number, number_cells, text_cells
 from .model import ReportModel
-
-# What markdown_cell escapes, applied to text already cleaned.
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|&#!~])")
 
 _COMPAT_HEADLINE = ("images", "zones", "public", "custom", "available", "not_available", "size")
 
@@ -94,7 +89,7 @@ def _figures(items: Sequence[tuple[str, int | None]]) -> list[str]:
 def _findings(model: ReportModel) -> list[str]:
     out = ["## Hygiene findings", ""]
     for finding in model.findings:
-        count = len(finding.images)
+        count = finding.count
         shown = f"{count:,}" if finding.known else "unknown"
         out += [f"### {finding.title}: {shown}", "", markdown_cell(finding.description), ""]
         if not finding.known:
@@ -105,9 +100,9 @@ def _findings(model: ReportModel) -> list[str]:
             out += ["Listed in its own section below.", ""]
         else:
             if finding.key == "not_available":
-                pairs = status_breakdown(finding.images)
+                pairs = finding.breakdown
                 out += [" · ".join(f"{markdown_cell(s)}: {n:,}" for s, n in pairs), ""]
-            out += [_md_table(finding.images, model.max_rows), ""]
+            out += [_md_table(finding.images, model.max_rows, total=count), ""]
     return out
 
 
@@ -189,9 +184,7 @@ def _md_table(frame: pd.DataFrame, max_rows: int, *, total: int | None = None) -
     ]
     shown = frame.head(max_rows)
     columns = [
-        [number(v) for v in shown[c].tolist()]
-        if num
-        else [_MD_SPECIAL.sub(r"\\\1", t) for t in text_cells(shown[c])]
+        number_cells(shown[c]) if num else text_cells(shown[c], "markdown")
         for c, num in zip(shown.columns, numeric, strict=True)
     ]
     lines += ["| " + " | ".join(cells) + " |" for cells in zip(*columns, strict=True)]

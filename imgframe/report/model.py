@@ -12,10 +12,12 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ..charts import chart_caption
 from ..errors import InvalidArgument
 from ..history import status_trend
-from ..summary import summarize
+from .availability import availability_of
 from .changes import Changes, ChangesArg, changes_of
+from .counts import count_table, zone_status
 from .facts import Facts, facts_of
 from .findings import Finding, hygiene_findings
 from .listing import DEFAULT_LIST_ROWS, ImageList, image_list
@@ -25,7 +27,6 @@ from .sections import (
     Owners,
     Scope,
     Unused,
-    availability_of,
     cards_of,
     owners_of,
     scope_of,
@@ -54,6 +55,8 @@ class ReportModel:
     changes: Changes | None
     trend: pd.DataFrame | None
     counts: list[tuple[str, str, pd.DataFrame]]  # (column, title, table)
+    zone_status: pd.DataFrame | None  # zoneId, imageStatus, images; None: no zone column
+    caption: str  # the charts' source line
     images: ImageList
     facts: Facts
     max_rows: int
@@ -100,8 +103,8 @@ def report_model(
     required = tuple(k for k in dict.fromkeys(require_tags) if k)
     trend = _check_trend(trend)
     facts = facts_of(df, owner_tag=owner_tag, require_tags=required)
-    scope = scope_of(df, title=title, source=source)
-    findings = hygiene_findings(df, require_tags=required, facts=facts)
+    scope = scope_of(df, facts, title=title, source=source)
+    findings = hygiene_findings(df, require_tags=required, facts=facts, limit=max_rows)
     unused_note = next(f.note for f in findings if f.key == "unused")
     section = changes_of(df, changes, store, fetched=scope.fetched)
     if store is not None and trend is None:
@@ -115,7 +118,9 @@ def report_model(
         availability=availability_of(df, facts, max_rows=max_rows),
         changes=section,
         trend=trend,
-        counts=[(by, name, summarize(df, by=(by,))) for by, name in _COUNT_TABLES if by in df],
+        counts=[(by, name, count_table(df, by, facts)) for by, name in _COUNT_TABLES if by in df],
+        zone_status=zone_status(facts) if "zoneId" in df.columns else None,
+        caption=chart_caption(df),
         images=image_list(df, facts, max_rows=max_rows, max_list_rows=max_list_rows),
         facts=facts,
         max_rows=max_rows,

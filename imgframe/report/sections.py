@@ -1,6 +1,7 @@
-"""The report's sections that summarise the frame: scope, headline, owners, unused images and
-availability. Each is a small dataclass of display-ready text and small frames, computed
-from the :class:`~imgframe.report.facts.Facts` with column kernels and group-bys."""
+"""The report's sections that summarise the frame: scope, headline, owners and unused images
+(availability is in :mod:`imgframe.report.availability`). Each is a small dataclass of
+display-ready text and small frames, computed from the :class:`~imgframe.report.facts.Facts`
+with integer codes and ``bincount``: only the rows shown become text."""
 
 from __future__ import annotations
 
@@ -18,8 +19,16 @@ import pyarrow.compute as pc
 
 from .._version import __version__
 from ..text import cell_text, display_text
+from .columns import (
+    Coded,
+    clean_text_array,
+    coded,
+    text_array,
+    text_codes,
+    text_values,
+    top_rows,
+)
 from .facts import (
-    GROUP_LABELS,
     GROUPS,
     IN_PROGRESS,
     MISSING_TAGS,
@@ -27,13 +36,11 @@ from .facts import (
     OWNER_KEYS,
     UNUSED,
     Facts,
-    clean_series,
-    clean_text_array,
-    text_column,
+    unused_images,
 )
 
-# A date at the end of an image name: 20240712, 2024-07-12, 2024_07_12.
-_NAME_DATE = r"(?P<y>(?:19|20)\d\d)[-_.]?(?P<m>0[1-9]|1[0-2])[-_.]?(?P<d>0[1-9]|[12]\d|3[01])\s*$"
+# The whitespace a regular expression's \s matches (RE2): what may follow a name's date.
+_SPACE = " \t\n\f\r"
 
 
 @dataclass(frozen=True)
@@ -99,19 +106,21 @@ class Matrix:
 # Scope
 
 
-def scope_of(df: pd.DataFrame, *, title: str, source: str | os.PathLike[str] | None) -> Scope:
+def scope_of(
+    df: pd.DataFrame, facts: Facts, *, title: str, source: str | os.PathLike[str] | None
+) -> Scope:
     """The header: profiles, zones, filters, endpoint host, fetch time, version, source."""
     meta = df.attrs.get("imgframe")
     meta = meta if isinstance(meta, Mapping) else {}
     lines: list[tuple[str, str]] = []
     profiles = _texts(meta.get("profiles"))
     if not profiles and "profile" in df.columns:
-        profiles = sorted({display_text(p) for p in df["profile"].dropna().unique()})
+        profiles = sorted({display_text(p) for p in text_codes(df, "profile").labels})
     if profiles:
         lines.append(("Profiles", ", ".join(profiles)))
     zones = _texts(meta.get("zones"))
     if not zones and "zoneId" in df.columns:
-        zones = sorted({display_text(z) for z in df["zoneId"].dropna().unique()})
+        zones = sorted({display_text(z) for z in facts.zone.labels})
     lines.append(("Zones", f"{len(zones)}" + (f": {_short(zones, 12)}" if zones else "")))
     filters = meta.get("filters")
     if isinstance(filters, Mapping):
@@ -189,10 +198,10 @@ def _fetched(df: pd.DataFrame, meta: Mapping[str, Any]) -> str:
 def cards_of(df: pd.DataFrame, facts: Facts) -> list[Card]:
     """The headline cards: the inventory's size, then one card per status group."""
     counts = np.bincount(facts.group, minlength=len(GROUPS))
-    zones = int(df["zoneId"].nunique(dropna=True)) if "zoneId" in df.columns else 0
-    in_progress = facts.status.value_counts()
+    zones = len(facts.zone.labels)
+    in_progress = dict(zip(facts.status.labels, facts.status.counts().tolist(), strict=True))
     progress = " · ".join(
-        f"{int(in_progress[s]):,} {s.lower()}" for s in IN_PROGRESS if in_progress.get(s, 0)
+        f"{in_progress[s]:,} {s.lower()}" for s in IN_PROGRESS if in_progress.get(s, 0)
     )
     custom = int(facts.custom.sum())
     share = f"{counts[0] / facts.rows:.0%} of images" if facts.rows else ""
@@ -211,9 +220,9 @@ def cards_of(df: pd.DataFrame, facts: Facts) -> list[Card]:
             Card("unknown", "No status", int(counts[4]), "status missing", "warn", "(none)")
         )
     if facts.instances is not None:
-        unused = facts.unused
-        ids = _distinct(df, unused)
-        gib = _gib_once(df, unused, facts)
+        rows, images = unused_images(facts)
+        ids = int(images.max()) + 1 if len(images) else 0
+        gib = int(facts.size[rows[np.flatnonzero(_firsts(images))]].sum()) if ids else 0
         cards.append(
             Card("unused", "Unused custom", ids, f"{gib:,} GiB reclaimable", "warn" if ids else "")
         )
@@ -228,25 +237,16 @@ def cards_of(df: pd.DataFrame, facts: Facts) -> list[Card]:
     return cards
 
 
-def group_counts(facts: Facts) -> dict[str, int]:
-    """Images per status group (:data:`GROUPS`)."""
-    counts = np.bincount(facts.group, minlength=len(GROUPS))
-    return {GROUP_LABELS[g]: int(n) for g, n in zip(GROUPS, counts, strict=True)}
-
-
-def _distinct(df: pd.DataFrame, mask: np.ndarray[Any, Any]) -> int:
-    if "imageId" not in df.columns:
-        return int(mask.sum())
-    return int(df["imageId"][mask].nunique(dropna=True))
-
-
-def _gib_once(df: pd.DataFrame, mask: np.ndarray[Any, Any], facts: Facts) -> int:
-    """Total size of the flagged images, each image id counted once."""
-    if "imageId" not in df.columns:
-        return int(facts.size[mask].sum())
-    ids = df["imageId"].astype("string")[mask]
-    first = ~ids.duplicated().to_numpy()
-    return int(facts.size[mask][first].sum())
+def _firsts(ranks: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """True at the first row of each rank (ranks number values by first appearance, so a
+    row is a first one exactly when its rank is one more than every rank before it)."""
+    if not len(ranks):
+        return np.zeros(0, dtype=bool)
+    seen = np.maximum.accumulate(ranks)
+    out = np.empty(len(ranks), dtype=bool)
+    out[0] = True
+    out[1:] = seen[1:] > seen[:-1]
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -260,44 +260,60 @@ def owners_of(df: pd.DataFrame, facts: Facts, *, owner_tag: str | None) -> Owner
     elif facts.owner_key:
         how = (
             f"Owner: the value of the tag {facts.owner_key!r}, the first of "
-            f"{', '.join(OWNER_KEYS)} that any image carries (choose with owner_tag=)."
+            f"{', '.join(OWNER_KEYS)} that any image carries "
+            "(choose with --owner-tag or owner_tag=)."
         )
     else:
         how = (
             f"No image carries an {' or '.join(OWNER_KEYS)} tag, so every custom image is "
-            f"{NO_OWNER!r} (choose a tag key with owner_tag=)."
+            f"{NO_OWNER!r} (choose a tag key with --owner-tag or owner_tag=)."
         )
     table = _problem_table(facts.owner, facts, "owner")
     groups = None
     if "resourceGroupName" in df.columns:
-        names = clean_series(df["resourceGroupName"]).mask(
-            df["resourceGroupName"].isna(), "(no resource group)"
+        names = coded(
+            text_values(df, "resourceGroupName"), clean=True, missing="(no resource group)"
         )
         groups = _problem_table(names, facts, "resourceGroupName")
     return Owners(facts.owner_key, how, table, groups)
 
 
-def _problem_table(keys: pd.Series, facts: Facts, name: str) -> pd.DataFrame:
+def _problem_table(keys: Coded, facts: Facts, name: str) -> pd.DataFrame:
+    """Per label of ``keys`` (every custom row has one): custom images, GiB and problems;
+    most images first, then by label. Three ``bincount`` calls over the custom rows: label
+    by status group, label by two problem flags, and the sizes."""
     custom = facts.custom
-    data: dict[str, Any] = {
-        name: keys.to_numpy()[custom],
-        "images": np.ones(int(custom.sum()), dtype=np.int64),
-        "sizeGiB": facts.size[custom],
-        "failed": (facts.group[custom] == GROUPS.index("failed")).astype(np.int64),
-        "unavailable": np.isin(
-            facts.group[custom], [GROUPS.index("unavailable"), GROUPS.index("unknown")]
-        ).astype(np.int64),
-        "in_progress": (facts.group[custom] == GROUPS.index("in_progress")).astype(np.int64),
+    codes = keys.codes[custom]
+    width = len(keys.labels)
+    groups = len(GROUPS)
+    by_group = np.bincount(codes * groups + facts.group[custom], minlength=width * groups)
+    by_group = by_group.reshape(width, groups)
+    problems = facts.problems[custom]
+    flags = ((problems & UNUSED) > 0).astype(np.int64) * 2 + ((problems & MISSING_TAGS) > 0)
+    by_flag = np.bincount(codes * 4 + flags, minlength=width * 4).reshape(width, 4)
+    columns: dict[str, np.ndarray[Any, Any]] = {
+        "images": by_group.sum(axis=1),
+        "sizeGiB": np.bincount(codes, weights=facts.size[custom], minlength=width),
+        "failed": by_group[:, GROUPS.index("failed")],
+        "unavailable": by_group[:, GROUPS.index("unavailable")]
+        + by_group[:, GROUPS.index("unknown")],
+        "in_progress": by_group[:, GROUPS.index("in_progress")],
     }
     if facts.instances is not None:
-        data["unused"] = ((facts.problems[custom] & UNUSED) > 0).astype(np.int64)
-    if facts.missing_tags is not None:
-        data["missing_tags"] = ((facts.problems[custom] & MISSING_TAGS) > 0).astype(np.int64)
-    frame = pd.DataFrame(data)
-    table = frame.groupby(name, sort=False).sum().reset_index()
-    table = table.sort_values(["images", name], ascending=[False, True], kind="stable")
-    table[name] = table[name].astype("string")
-    return table.reset_index(drop=True)
+        columns["unused"] = by_flag[:, 2] + by_flag[:, 3]
+    if facts.lacking is not None:
+        columns["missing_tags"] = by_flag[:, 1] + by_flag[:, 3]
+    images = columns["images"].tolist()
+    order = sorted(
+        (i for i in range(width) if images[i]), key=lambda i: (-images[i], keys.labels[i])
+    )
+    picked = np.array(order, dtype=np.int64)
+    return pd.DataFrame(
+        {
+            name: pd.array([keys.labels[i] for i in order], dtype="string"),
+            **{k: np.asarray(v[picked], dtype=np.int64) for k, v in columns.items()},
+        }
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -308,42 +324,41 @@ def unused_of(df: pd.DataFrame, facts: Facts, *, max_rows: int, note: str) -> Un
     """Unused custom images, one row per image id, largest first, with an age signal."""
     if facts.instances is None:
         return Unused(False, note)
-    rows = np.flatnonzero(facts.unused)
+    rows, images = unused_images(facts)
     if not len(rows):
         return Unused(True, "")
-    ids = text_column(df, "imageId").to_numpy()[rows]
-    codes, uniques = pd.factorize(pd.Series(ids, dtype="string"))
-    first = np.full(len(uniques), -1, dtype=np.int64)
-    first[codes[::-1]] = np.arange(len(codes))[::-1]  # each id's first listing
-    zones = np.bincount(codes, minlength=len(uniques))
+    first = np.flatnonzero(_firsts(images))  # each image's first listing, in image order
+    zones = np.bincount(images, minlength=len(first))
     size = facts.size[rows][first]
-    order = _top(size, max_rows)
+    order = top_rows([-size], max_rows)
     picked = rows[first[order]]
-    names = clean_series(text_column(df, "imageName").iloc[picked])
-    dated = name_dates(text_column(df, "imageName").iloc[rows[first]])
+    names = text_array(df, "imageName")
+    shown = clean_text_array(names.take(pa.array(picked))).fill_null("")
+    dated = name_dates(names.take(pa.array(rows[first])))  # every unused image's date
+    ids = clean_text_array(text_array(df, "imageId").take(pa.array(picked))).fill_null("")
     table = pd.DataFrame(
         {
-            "imageId": clean_series(pd.Series(uniques[order], dtype="string")).to_numpy(),
-            "imageName": names.to_numpy(),
-            "owner": facts.owner.to_numpy()[picked],
+            "imageId": np.array(ids.to_pylist(), dtype=object),
+            "imageName": np.array(shown.to_pylist(), dtype=object),
+            "owner": np.array(facts.owner.text(picked), dtype=object),
             "zones": zones[order],
             "sizeGiB": size[order],
-            "nameDate": dated.to_numpy()[order],
-            "imageStatus": facts.status.fillna("").to_numpy()[picked],
+            "nameDate": np.array([date_text(d) for d in dated[order].tolist()], dtype=object),
+            "imageStatus": np.array(facts.status.text(picked), dtype=object),
         }
     )
-    with_date = int(dated.ne("").sum())
-    oldest = dated[dated.ne("")].min() if with_date else ""
+    with_date = int(np.count_nonzero(dated))
+    oldest = date_text(int(dated[dated > 0].min())) if with_date else ""
     age = (
         f"Age: the date at the end of the image name (YYYYMMDD or YYYY-MM-DD), which "
-        f"{with_date:,} of the {len(uniques):,} unused images carry"
+        f"{with_date:,} of the {len(first):,} unused images carry"
         + (f"; the oldest is {oldest}" if oldest else "")
         + ". The API reports no creation time, so images without such a name have no age."
     )
     return Unused(
         True,
         "",
-        images=len(uniques),
+        images=len(first),
         listings=len(rows),
         gib=int(size.sum()),
         table=table,
@@ -351,198 +366,83 @@ def unused_of(df: pd.DataFrame, facts: Facts, *, max_rows: int, note: str) -> Un
     )
 
 
-def name_dates(names: pd.Series) -> pd.Series:
-    """The ``YYYY-MM-DD`` date at the end of each name ("" when there is none)."""
-    array = pa.array(names.astype("string").array, pa.string())
-    parts = pc.extract_regex(array.fill_null(""), _NAME_DATE)
-    joined = pc.binary_join_element_wise(parts.field("y"), parts.field("m"), parts.field("d"), "-")
-    out = pd.Series(pd.array(joined, dtype="string"), index=names.index).fillna("")
-    return out.where(out.str.len() == 10, "")
+def name_dates(names: pa.Array) -> np.ndarray[Any, Any]:
+    """The date at the end of each name as a ``YYYYMMDD`` number (0 when there is none): the
+    year (19xx or 20xx), month and day, each pair maybe separated by ``-``, ``_`` or ``.``,
+    then only whitespace, as ``\\d{4}[-_.]?\\d\\d[-_.]?\\d\\d\\s*$`` finds it (the leftmost
+    match, so the longest).
 
+    Such a date is the last ten bytes at most, so each name's last ten bytes (after trailing
+    whitespace) are checked as a matrix of byte codes: no regular expression runs per name.
 
-def _top(values: np.ndarray[Any, Any], k: int) -> np.ndarray[Any, Any]:
-    """Positions of the ``k`` largest values, largest first (ties in position order), without
-    sorting everything."""
-    n = len(values)
-    if n == 0 or k <= 0:
-        return np.zeros(0, dtype=np.int64)
-    key = -values.astype(np.int64) * (n + 1) + np.arange(n)  # unique: ties by position
-    if k < n:
-        part = np.argpartition(key, k - 1)[:k]
-        return part[np.argsort(key[part], kind="stable")]
-    return np.argsort(key, kind="stable")
-
-
-# --------------------------------------------------------------------------------------------
-# Availability
-
-
-def availability_of(df: pd.DataFrame, facts: Facts, *, max_rows: int) -> list[Matrix]:
-    """Where each public image is, zone by zone; where each multi-region custom image is,
-    region by region."""
-    out = [_public_matrix(df, facts, max_rows)]
-    custom = _custom_matrix(df, facts, max_rows)
-    if custom is not None:
-        out.append(custom)
+    >>> name_dates(pa.array(["web 20240712", "db-2023_01_31 ", "v2", None, "x2019-1231"]))
+    array([20240712, 20230131,        0,        0, 20191231])
+    """
+    n = len(names)
+    out = np.zeros(n, dtype=np.int64)
+    if not n:
+        return out
+    trimmed = pc.utf8_rtrim(names.fill_null(""), characters=_SPACE)
+    wide = pa.types.is_large_string(trimmed.type)
+    _, offsets_buffer, data_buffer = trimmed.buffers()
+    offsets = np.frombuffer(
+        offsets_buffer, dtype=np.int64 if wide else np.int32, count=n + 1, offset=trimmed.offset
+        * (8 if wide else 4),
+    ).astype(np.int64)  # fmt: skip
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else None
+    if data is None or not len(data):
+        return out
+    step = 1 << 17  # rows per block: a block's byte matrix stays a few MB
+    back = np.arange(10, dtype=np.int64)[:, None] - 10  # the last ten bytes, in order
+    for lo in range(0, n, step):
+        ends = offsets[lo + 1 : lo + step + 1]
+        at = ends[None, :] + back  # one row per byte position: rows are contiguous
+        inside = at >= offsets[lo : lo + len(ends)][None, :]
+        window = np.where(inside, data[np.clip(at, 0, len(data) - 1)], 0)
+        out[lo : lo + len(ends)] = _dates(window)
     return out
 
 
-def _cell(status: pd.Series) -> pd.Series:
-    return status.fillna("(none)").where(status.fillna("") != "AVAILABLE", "✓")
+def _dates(c: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """``YYYYMMDD`` (or 0) of each column of a (10, names) matrix of the names' last ten
+    bytes."""
+    v = c.astype(np.int16) - 48
+    digit = (v >= 0) & (v <= 9)
+    sep = (c == 45) | (c == 95) | (c == 46)  # - _ .
+
+    def year(i: int) -> np.ndarray[Any, Any]:
+        century = ((v[i] == 1) & (v[i + 1] == 9)) | ((v[i] == 2) & (v[i + 1] == 0))
+        return np.asarray(century & digit[i + 2] & digit[i + 3])
+
+    def month(i: int) -> np.ndarray[Any, Any]:
+        one, two = v[i], v[i + 1]
+        return np.asarray(digit[i + 1] & (((one == 0) & (two >= 1)) | ((one == 1) & (two <= 2))))
+
+    tens, ones = v[8], v[9]
+    day = digit[8] & digit[9]
+    day &= ((tens == 0) & (ones >= 1)) | (tens == 1) | (tens == 2) | ((tens == 3) & (ones <= 1))
+
+    def years(i: int) -> np.ndarray[Any, Any]:
+        w = v[i : i + 4].astype(np.int32)
+        return np.asarray(((w[0] * 10 + w[1]) * 10 + w[2]) * 10 + w[3])
+
+    def months(i: int) -> np.ndarray[Any, Any]:
+        return np.asarray(v[i].astype(np.int32) * 10 + v[i + 1])
+
+    days = tens.astype(np.int32) * 10 + ones
+    # Longest (leftmost) first: YYYY-MM-DD, then YYYY-MMDD or YYYYMM-DD, then YYYYMMDD.
+    shapes = [
+        day & year(0) & sep[4] & month(5) & sep[7],
+        day & year(1) & sep[5] & month(6),
+        day & year(1) & month(5) & sep[7],
+        day & year(2) & month(6),
+    ]
+    y0, y1, y2, m5, m6 = years(0), years(1), years(2), months(5), months(6)
+    values = [(y0 * 100 + m5), (y1 * 100 + m6), (y1 * 100 + m5), (y2 * 100 + m6)]
+    picked = np.select(shapes, values, 0).astype(np.int64)
+    return np.where(picked > 0, picked * 100 + days, 0)
 
 
-def _public_matrix(df: pd.DataFrame, facts: Facts, max_rows: int) -> Matrix:
-    zones = sorted({str(z) for z in df["zoneId"].dropna().unique()}) if "zoneId" in df else []
-    rows = np.flatnonzero(facts.public)
-    df = df.iloc[rows]  # from here on, only the public rows
-    status = facts.status.iloc[rows]
-    rows = np.arange(len(rows))
-    title = "Public images by zone"
-    if not len(rows) or not zones:
-        return Matrix(
-            "public", title, "No public images in this inventory.", zones, pd.DataFrame(), 0
-        )
-    part = pd.DataFrame(
-        {
-            "imageId": text_column(df, "imageId").to_numpy()[rows],
-            "name": clean_series(text_column(df, "imageName").iloc[rows]).to_numpy(),
-            "category": text_column(df, "category").fillna("").to_numpy()[rows],
-            "zone": text_column(df, "zoneId").to_numpy()[rows],
-            "cell": _cell(status).to_numpy(),
-        }
-    )
-    grid = part.pivot_table(index="imageId", columns="zone", values="cell", aggfunc="first")
-    grid = grid.reindex(columns=zones)
-    labels = part.drop_duplicates("imageId").set_index("imageId")
-    missing = grid.isna().sum(axis=1)
-    bad = (grid.notna() & (grid != "✓")).sum(axis=1)
-    info = pd.DataFrame(
-        {"name": labels["name"], "category": labels["category"], "missing": missing, "bad": bad}
-    ).reindex(grid.index)
-    info = info.sort_values(["category", "name"], kind="stable")
-    grid = grid.loc[info.index].astype(object).fillna("—")
-    gaps = info[info["missing"] > 0]
-    summary = (
-        f"{len(info):,} public images over {len(zones):,} zones: "
-        f"{len(info) - len(gaps):,} are listed in every zone"
-        + (f", {len(gaps):,} are missing from some" if len(gaps) else "")
-        + (
-            f", {int((info['bad'] > 0).sum()):,} are not AVAILABLE somewhere"
-            if (info["bad"] > 0).any()
-            else ""
-        )
-        + "."
-    )
-    if len(gaps):
-        worst = gaps.sort_values("missing", ascending=False, kind="stable").head(5)
-        summary += (
-            " Missing: "
-            + "; ".join(
-                f"{name or image} ({int(n)} zone{'s' if n != 1 else ''})"
-                for image, name, n in zip(worst.index, worst["name"], worst["missing"], strict=True)
-            )
-            + ("; …" if len(gaps) > 5 else "")
-            + "."
-        )
-    table = pd.concat(
-        [pd.DataFrame({"Image": [n or i for i, n in zip(info.index, info["name"], strict=True)]},
-                      index=info.index), grid],
-        axis=1,
-    ).head(max_rows).reset_index(drop=True)  # fmt: skip
-    note = "✓ AVAILABLE · — not listed in that zone · any other status by name."
-    return Matrix("public", title, summary, zones, table, len(info), note)
-
-
-def _custom_matrix(df: pd.DataFrame, facts: Facts, max_rows: int) -> Matrix | None:
-    rows = np.flatnonzero(facts.custom)
-    if not len(rows) or "imageId" not in df.columns:
-        return None
-    df = df.iloc[rows]  # from here on, only the custom rows
-    status = facts.status.iloc[rows]
-    rows = np.arange(len(rows))
-    zone = text_column(df, "zoneId").to_numpy()[rows]
-    region = text_column(df, "regionId").to_numpy()[rows] if "regionId" in df.columns else zone
-    region = np.where(pd.isna(region), zone, region)
-    ids = text_column(df, "imageId").iloc[rows]
-    codes, uniques = pd.factorize(ids)
-    has_lists = "regionIdList" in df.columns
-    listed = pd.DataFrame({"image": codes, "region": region, "cell": _cell(status).to_numpy()})
-    listed = listed[listed["image"] >= 0]
-    expected = pd.DataFrame(
-        {"image": pd.Series([], dtype=np.int64), "region": pd.Series([], dtype=object)}
-    )
-    if has_lists:
-        lists = pa.array(
-            df["regionIdList"].iloc[rows].array
-            if isinstance(df["regionIdList"].dtype, pd.ArrowDtype)
-            else df["regionIdList"].iloc[rows].tolist()
-        )
-        if isinstance(lists, pa.ChunkedArray):
-            lists = lists.combine_chunks()
-        lists = lists.cast(pa.list_(pa.string()))
-        parents = pc.list_parent_indices(lists).to_numpy()
-        flat = clean_text_array(pc.list_flatten(lists)).to_numpy(zero_copy_only=False)
-        expected = pd.DataFrame({"image": codes[parents], "region": flat}).drop_duplicates()
-    fetched = set(region.tolist())
-    pairs = listed.drop_duplicates(["image", "region"])
-    everywhere = pd.concat([pairs[["image", "region"]], expected]).drop_duplicates()
-    regions_per = np.bincount(everywhere["image"].to_numpy(dtype=np.int64), minlength=len(uniques))
-    multi = np.flatnonzero(regions_per >= 2)
-    title = "Custom images by region"
-    if not len(multi):
-        summary = "No custom image is in more than one region" + (
-            "."
-            if has_lists
-            else " (regionIdList not fetched: regions are where images are listed)."
-        )
-        return Matrix("custom", title, summary, [], pd.DataFrame(), 0)
-    merged = everywhere[everywhere["image"].isin(multi)].merge(
-        pairs[["image", "region", "cell"]], on=["image", "region"], how="left"
-    )
-    gap = merged["cell"].isna()
-    merged["cell"] = merged["cell"].where(
-        ~gap, np.where(merged["region"].isin(fetched), "not listed", "not fetched")
-    )
-    trouble = (gap & merged["region"].isin(fetched)) | (~gap & (merged["cell"] != "✓"))
-    score = np.bincount(
-        merged["image"].to_numpy(dtype=np.int64),
-        weights=trouble.to_numpy(dtype=np.int64),
-        minlength=len(uniques),
-    )
-    rank = (
-        score[multi] * (len(uniques) + 1) * 64
-        + regions_per[multi] * (len(uniques) + 1)
-        - np.arange(len(multi))
-    )
-    chosen = multi[_top(rank, max_rows)]
-    troubled = int((score[multi] > 0).sum())
-    sub = merged[merged["image"].isin(chosen)]
-    grid = sub.pivot_table(index="image", columns="region", values="cell", aggfunc="first")
-    columns = sorted(str(c) for c in grid.columns)
-    grid = grid.reindex(index=chosen, columns=columns).fillna("")
-    names = clean_series(text_column(df, "imageName").iloc[rows]).to_numpy()
-    name_of = pd.Series(names[np.unique(codes, return_index=True)[1]], index=np.unique(codes))
-    label = [f"{name_of.get(c, '') or uniques[c]}" for c in chosen]
-    table = pd.concat(
-        [
-            pd.DataFrame(
-                {"Image": label, "Image ID": [uniques[c] for c in chosen]}, index=grid.index
-            ),
-            grid,
-        ],
-        axis=1,
-    ).reset_index(drop=True)
-    summary = (
-        f"{len(multi):,} custom images are in two or more regions; {troubled:,} of them are "
-        "not AVAILABLE in, or not listed in, a region they should be in."
-        + (
-            ""
-            if has_lists
-            else " (regionIdList not fetched: regions are where the image is listed.)"
-        )
-    )
-    note = (
-        "✓ AVAILABLE · not listed: in regionIdList but absent from that region's zones · "
-        "not fetched: no zone of that region was fetched."
-    )
-    return Matrix("custom", title, summary, columns, table, len(multi), note)
+def date_text(value: int) -> str:
+    """``YYYY-MM-DD`` of a :func:`name_dates` number ("" for 0)."""
+    return f"{value // 10000:04d}-{value // 100 % 100:02d}-{value % 100:02d}" if value else ""

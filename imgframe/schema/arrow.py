@@ -73,8 +73,34 @@ CUSTOM_IMAGE_RECORD_SCHEMA = pa.schema(
     ]
 )
 
-#: A DescribeInstances record: the fields the inventory reads typed (the SDK's InstanceInfo
-#: has more; they are kept as they come).
+_TEXT_LIST = pa.list_(pa.string())
+_RESOURCE_GROUP = pa.struct([("resourceGroupId", pa.string()), ("resourceGroupName", pa.string())])
+#: The SDK's NicInfo (its ``tags`` in the API's wrapper).
+_NIC = pa.struct(
+    [
+        ("nicId", pa.string()), ("name", pa.string()), ("status", pa.string()),
+        ("nicType", pa.string()), ("regionId", pa.string()), ("nicSubnetType", pa.string()),
+        ("publicIpList", _TEXT_LIST), ("privateIpList", _TEXT_LIST),
+        ("primaryIpv4", pa.string()), ("primaryIpv6", pa.string()), ("ipv6Cidr", pa.string()),
+        ("secondaryIpv4s", _TEXT_LIST), ("macAddress", pa.string()),
+        ("instanceId", pa.string()), ("vpcId", pa.string()), ("subnetId", pa.string()),
+        ("createTime", pa.string()), ("updateTime", pa.string()),
+        ("resourceGroup", _RESOURCE_GROUP), ("securityGroupId", pa.string()),
+        ("tags", pa.struct([("tags", TAGS_TYPE)])),
+    ]
+)  # fmt: skip
+_SYSTEM_DISK = pa.struct(
+    [("diskId", pa.string()), ("diskSize", pa.int64()), ("diskCategory", pa.string()),
+     ("burstingEnabled", pa.bool_())]
+)  # fmt: skip
+_DATA_DISK = pa.struct(
+    [("diskId", pa.string()), ("diskName", pa.string()), ("diskSize", pa.int64()),
+     ("diskAmount", pa.int64()), ("portable", pa.bool_()), ("burstingEnabled", pa.bool_()),
+     ("diskCategory", pa.string())]
+)  # fmt: skip
+
+#: A DescribeInstances record: every field of the SDK's InstanceInfo (zec v20250901), so that
+#: pages are read without inference (fields the API adds later still are, more slowly).
 INSTANCE_RECORD_SCHEMA = pa.schema(
     [
         ("instanceId", pa.string()),
@@ -85,14 +111,28 @@ INSTANCE_RECORD_SCHEMA = pa.schema(
         ("memory", pa.int64()),
         ("imageId", pa.string()),
         ("imageName", pa.string()),
+        ("timeZone", pa.string()),
+        ("nicNetworkType", pa.string()),
         ("status", pa.string()),
+        ("systemDisk", _SYSTEM_DISK),
+        ("dataDisks", pa.list_(_DATA_DISK)),
+        ("publicIpAddresses", _TEXT_LIST),
+        ("privateIpAddresses", _TEXT_LIST),
+        ("keyId", pa.string()),
+        ("subnetId", pa.string()),
+        ("securityGroupId", pa.string()),
+        ("enableAgent", pa.bool_()),
+        ("enableAgentMonitor", pa.bool_()),
+        ("enableIpForward", pa.bool_()),
         ("createTime", pa.string()),
         ("expiredTime", pa.string()),
         ("resourceGroupId", pa.string()),
         ("resourceGroupName", pa.string()),
-        ("publicIpAddresses", pa.list_(pa.string())),
-        ("privateIpAddresses", pa.list_(pa.string())),
+        ("nics", pa.list_(_NIC)),
         ("tags", TAGS_TYPE),
+        ("loadBalancerIds", _TEXT_LIST),
+        ("placementGroupId", pa.string()),
+        ("instanceOptions", pa.struct([("nestedVirtualization", pa.bool_())])),
     ]
 )
 
