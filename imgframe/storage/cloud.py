@@ -157,6 +157,8 @@ def describe_error(doing: str, where: Location | str, exc: BaseException) -> str
         pieces = [f"{verb.group(1)} failed" if verb else type(exc).__name__]
         if status:
             pieces.append(f"HTTP {status.group(1).strip()}")
+            if status.group(1).startswith("403"):  # a HEAD's answer has no body to quote
+                pieces[-1] += " (the credentials are wrong or not allowed here)"
         if retries:
             pieces.append(f"after {retries.group(1)} retries")
         if tail and not status:
