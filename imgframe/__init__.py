@@ -68,8 +68,10 @@ if TYPE_CHECKING:
     from .history import (
         diff_store,
         list_snapshots,
+        prune_store,
         read_snapshots,
         status_trend,
+        store_ddl,
         write_snapshot,
     )
     from .interop import (
@@ -110,6 +112,8 @@ _LAZY = {
     "diff_snapshots": "diff",
     "diff_store": "history",
     "list_snapshots": "history",
+    "prune_store": "history",
+    "store_ddl": "history",
     "status_trend": "history",
     "empty_frame": "frame",
     "explode_tags": "frame",
@@ -192,6 +196,7 @@ __all__ = [
     "list_sort_key",
     "load_pages",
     "normalize_pages",
+    "prune_store",
     "read_export",
     "read_export_metadata",
     "read_snapshots",
@@ -201,6 +206,7 @@ __all__ = [
     "save_pages",
     "sql",
     "status_trend",
+    "store_ddl",
     "summarize",
     "summary_chart",
     "summary_charts",

@@ -124,8 +124,8 @@ def test_the_library_fetch_the_exports_are_compared_with_equals_the_catalog(
 
 def test_every_command_has_help_with_a_real_example() -> None:
     assert sorted(cli.commands) == [
-        "cache", "charts", "diff", "export", "report", "sandbox", "snapshot", "sql", "summary",
-        "zones",
+        "cache", "charts", "ddl", "diff", "export", "prune", "report", "sandbox", "snapshot",
+        "sql", "summary", "zones",
     ]  # fmt: skip
     for command in [None, *sorted(cli.commands)]:
         result = run(*([command] if command else []), "--help")

@@ -31,6 +31,8 @@ from .s3server import BUCKET, S3, SECRET_ACCESS_KEY, CutProxy, moto_endpoint, s3
 
 __all__ = ["moto_endpoint", "s3"]  # the fixtures, used by name
 
+CHARTS = ("category", "osType", "imageStatus", "zone")
+
 pytest.importorskip("obstore")
 pytest.importorskip("moto")
 
@@ -197,6 +199,10 @@ def test_store_in_a_bucket_snapshot_diff_report_and_from(
     ok("report", "--from", frame, "--store", store, "-o", s3.uri("reports"))
     ok("report", "--from", frame, "--store", local, "-o", tmp_path / "reports")
     assert s3.keys("reports/") == ["reports/inventory-report.html", "reports/inventory-report.md"]
+    charts = ok("charts", "--from", frame, "-o", s3.uri("charts")).stdout.splitlines()
+    assert charts == [s3.uri(f"charts/images_by_{n}.png") for n in CHARTS]
+    assert s3.keys("charts/") == sorted(c.removeprefix(f"s3://{s3.bucket}/") for c in charts)
+    assert all(s3.get(f"charts/images_by_{n}.png").startswith(b"\x89PNG") for n in CHARTS)
     markdown = s3.get("reports/inventory-report.md").decode()
     mine = (tmp_path / "reports/inventory-report.md").read_text()
     assert "the snapshot of 2026-01-01 with the snapshot of 2026-01-02" in markdown

@@ -31,6 +31,7 @@ from .app import (
 from .commands import charts, diff, export, report, snapshot, summary, zones
 from .options import split_list
 from .serve import sandbox_command
+from .store import ddl, prune
 from .tools import cache, sql
 
 __all__ = ["cli", "main"]
@@ -166,6 +167,8 @@ for _command in (
     report,
     snapshot,
     diff,
+    ddl,
+    prune,
     sql,
     cache,
     sandbox_command,

@@ -14,7 +14,7 @@ import click
 
 from ..defaults import CHART_FORMATS, EXPORT_FORMATS, TABLE_FORMATS, TAG_LAYOUTS, WRITE_MODES
 from .app import Settings, pass_settings, say, show
-from .options import fetch_options, load_images, read_source, split_list
+from .options import checked_store, fetch_options, load_images, read_source, split_list
 
 __all__ = ["charts", "diff", "export", "report", "snapshot", "summary", "zones"]
 
@@ -140,7 +140,7 @@ def export(
         if any(same_target(metrics, p) for p in given):
             raise InvalidArgument(f"the metrics file {source.metrics_file} is also an output")
     if store is not None:
-        _existing_store(store)
+        checked_store(settings, store)
     plan = plan_exports(
         outputs,
         format=fmt,
@@ -301,7 +301,7 @@ def report(
 
     source = read_source(kwargs)
     if store is not None:
-        _existing_store(store)
+        checked_store(settings, store)
     with _output_directory(output_dir) as (local, published):
         frame = load_images(settings, source)
         options: dict[str, Any] = {"title": title} if title else {}
@@ -419,10 +419,8 @@ def diff(
     """
     from ..history import diff_store
     from ..summary import format_table
-    from .options import learn_cloud_secrets
 
-    learn_cloud_secrets(settings)
-    _existing_store(store)
+    checked_store(settings, store)
     result = diff_store(
         store,
         from_date=from_date.date() if from_date else None,
@@ -464,16 +462,3 @@ def _output_directory(
         staging = Path(tmp)
         yield staging, lambda path: str(where.child(path.relative_to(staging).as_posix()))
         where.upload_tree(staging)
-
-
-def _existing_store(store: str) -> None:
-    """A store option naming nothing is a usage error (exit 2), before any request."""
-    from ..errors import DataError
-    from ..history.layout import existing_store
-
-    try:
-        existing_store(store)
-    except DataError as exc:
-        if not str(exc).startswith("no snapshot store at"):
-            raise  # unreadable (denied, unreachable): exit 1, not a usage error
-        raise click.BadParameter(str(exc), param_hint="'--store'") from None

@@ -22,7 +22,15 @@ if TYPE_CHECKING:
     from ..client import ConnectionArgs
     from ..storage import Location
 
-__all__ = ["Source", "fetch_options", "load_images", "parse_tags", "read_source", "split_list"]
+__all__ = [
+    "Source",
+    "checked_store",
+    "fetch_options",
+    "load_images",
+    "parse_tags",
+    "read_source",
+    "split_list",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -292,6 +300,21 @@ def learn_cloud_secrets(settings: Settings) -> None:
     from ..storage.cloud import environment_secret_values
 
     settings.secrets.extend(v for v in environment_secret_values() if v not in settings.secrets)
+
+
+def checked_store(settings: Settings, store: str) -> None:
+    """A ``--store`` naming nothing is a usage error (exit 2), before any request; the
+    environment's cloud secrets are masked from here on."""
+    from ..errors import DataError
+    from ..history.layout import existing_store
+
+    learn_cloud_secrets(settings)
+    try:
+        existing_store(store)
+    except DataError as exc:
+        if not str(exc).startswith("no snapshot store at"):
+            raise  # unreadable (denied, unreachable): exit 1, not a usage error
+        raise click.BadParameter(str(exc), param_hint="'--store'") from None
 
 
 def _source_of(value: str | None) -> tuple[str | None, bool, date | None]:

@@ -63,22 +63,31 @@ asked for are read.
 The package, one concern a module: :mod:`~imgframe.history.layout` (the names on disk),
 :mod:`~imgframe.history.lock` (the writers' lock), :mod:`~imgframe.history.write` (a day
 written, a crash recovered), :mod:`~imgframe.history.read` (days, files, rows, frames) and
-:mod:`~imgframe.history.compare` (diffs and trends across days).
+:mod:`~imgframe.history.compare` (diffs and trends across days); in object stores
+:mod:`~imgframe.history.objects` (days committed by a manifest) and
+:mod:`~imgframe.history.lease` (the writers' lease); :mod:`~imgframe.history.ddl` (the
+statements that make the store a warehouse table: :func:`store_ddl`) and
+:mod:`~imgframe.history.prune` (retention: :func:`prune_store`).
 """
 
 from __future__ import annotations
 
 from .compare import diff_store, status_trend
+from .ddl import store_ddl
 from .lock import DEFAULT_LOCK_TIMEOUT
+from .prune import PrunedDay, prune_store
 from .read import list_snapshots, read_snapshots
 from .write import SnapshotInfo, write_snapshot
 
 __all__ = [
     "DEFAULT_LOCK_TIMEOUT",
+    "PrunedDay",
     "SnapshotInfo",
     "diff_store",
     "list_snapshots",
+    "prune_store",
     "read_snapshots",
     "status_trend",
+    "store_ddl",
     "write_snapshot",
 ]

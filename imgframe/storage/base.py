@@ -112,6 +112,11 @@ class Location(abc.ABC):
     def read_bytes(self) -> bytes:
         """The whole file or object (:class:`~imgframe.errors.DataError` when unreadable)."""
 
+    def read_suffix(self, size: int) -> bytes:
+        """The last ``size`` bytes of the file or object (all of it, if smaller): one
+        ranged request, as for a Parquet footer."""
+        return self.read_bytes()[-size:]
+
     def read_versioned(self) -> tuple[bytes, str | None]:
         """The bytes and the etag they had (for a conditional write that follows)."""
         return self.read_bytes(), None

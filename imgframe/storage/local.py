@@ -72,6 +72,14 @@ class LocalLocation(Location):
         except OSError as exc:
             raise DataError(f"cannot read {self._path}: {exc}") from None
 
+    def read_suffix(self, size: int) -> bytes:
+        try:
+            with self._path.open("rb") as fh:
+                fh.seek(max(fh.seek(0, os.SEEK_END) - size, 0))
+                return fh.read()
+        except OSError as exc:
+            raise DataError(f"cannot read {self._path}: {exc}") from None
+
     def read_versioned(self) -> tuple[bytes, str | None]:
         found = self.head()
         return self.read_bytes(), found.etag if found else None

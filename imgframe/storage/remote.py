@@ -115,6 +115,15 @@ class ObjectLocation(Location):
     def read_bytes(self) -> bytes:
         return self.read_versioned()[0]
 
+    def read_suffix(self, size: int) -> bytes:
+        import obstore
+
+        try:
+            result = obstore.get(self._store, self.key, options={"range": {"suffix": size}})
+            return bytes(result.bytes())
+        except Exception as exc:
+            raise DataError(describe_error("cannot read", self, exc)) from None
+
     def read_versioned(self) -> tuple[bytes, str | None]:
         import obstore
 
