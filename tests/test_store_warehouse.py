@@ -4,6 +4,7 @@ a bucket)."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -305,3 +306,18 @@ def test_a_bad_keep_is_a_usage_error(tmp_path: Path, keep: str) -> None:
         "Error: Invalid value for '--keep': keep must be a number of days (90d: the last 90 "
         f"days) or of snapshots (30), at least 1, not {keep!r}"
     )
+
+
+def test_the_readme_shows_what_ddl_prints(s3: S3) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    shown = dict(
+        re.findall(r"--dialect (\w+)</code></summary>\n\n```sql\n(.*?)```", readme, flags=re.S)
+    )
+    assert sorted(shown) == ["athena", "bigquery", "duckdb", "spark", "trino"]
+    s3.client.create_bucket(Bucket="acme-inventory")
+    store = "s3://acme-inventory/imgframe/snapshots"
+    for day, when in (("0", "2026-01-01"), ("1", "2026-01-02")):
+        made = run("--sandbox", "--sandbox-day", day, "snapshot", "--store", store, "--date", when)
+        assert made.exit_code == 0, made.output
+    for dialect, statement in shown.items():
+        assert run("ddl", "--store", store, "--dialect", dialect).stdout == statement, dialect

@@ -5,7 +5,7 @@ Writes of data are streamed: the bytes go out as a multipart upload of
 the upload completes (a small object is one PUT at the end). A writer that fails aborts the
 upload, so nothing appears; a process killed outright leaves an incomplete multipart upload,
 invisible to readers, that the bucket's ``AbortIncompleteMultipartUpload`` lifecycle rule
-removes (see docs/storage.md).
+removes (see the README's "Scheduled exports to a bucket").
 """
 
 from __future__ import annotations
