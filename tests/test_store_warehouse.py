@@ -5,7 +5,7 @@ a bucket)."""
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -38,6 +38,14 @@ def rows(table: pa.Table) -> list[dict[str, object]]:
     """Rows as plain values, in key order (what each engine returns, compared as values)."""
     found = table.to_pylist()
     return sorted(found, key=lambda r: (r["snapshot_date"], r["zoneId"], r["imageId"]))
+
+
+def copy_of_bucket(s3: S3, directory: Path) -> Path:
+    """Every object of the bucket as a file under ``directory`` (same relative paths)."""
+    for key in s3.keys(""):
+        (directory / key).parent.mkdir(parents=True, exist_ok=True)
+        (directory / key).write_bytes(s3.get(key))
+    return directory
 
 
 def imgframes_rows(store: Path | str) -> list[dict[str, object]]:
@@ -79,10 +87,7 @@ def test_duckdb_statement_over_a_bucket_follows_the_commits(s3: S3, tmp_path: Pa
         "store/snapshot_date=2026-01-02/zoneId=asia-east-1a/part-killed.parquet",
     ):
         write_export(stray, s3.uri(key))
-    mirror = tmp_path / "mirror"
-    for key in s3.keys("store/"):
-        (mirror / key).parent.mkdir(parents=True, exist_ok=True)
-        (mirror / key).write_bytes(s3.get(key))
+    mirror = copy_of_bucket(s3, tmp_path / "mirror")
     connection = duckdb.connect()
     connection.execute(statement.replace(store, str(mirror / "store")))
     got = rows(connection.sql("SELECT * FROM snapshots").to_arrow_table())
@@ -321,3 +326,55 @@ def test_the_readme_shows_what_ddl_prints(s3: S3) -> None:
         assert made.exit_code == 0, made.output
     for dialect, statement in shown.items():
         assert run("ddl", "--store", store, "--dialect", dialect).stdout == statement, dialect
+
+
+def naive_utc(value: object) -> object:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def spark_statements(text: str) -> list[str]:
+    """The statements of ``imgframe ddl --dialect spark``, one per ``spark.sql`` call."""
+    code = "\n".join(line for line in text.splitlines() if not line.startswith("--"))
+    return [s.strip() for s in code.split(";") if s.strip()]
+
+
+@pytest.mark.slow  # Spark's start-up alone takes half a minute
+def test_spark_statements_read_what_read_snapshots_reads(s3: S3, tmp_path: Path) -> None:
+    """Spark in local mode (when pyspark and Java are installed): the plain table over a
+    local store, and the committed-files view over a copy of a bucket's objects."""
+    sql = pytest.importorskip("pyspark.sql")
+    local = tmp_path / "local"
+    write_snapshot(fixture_frame(zones=True), local, snapshot_date="2026-01-01")
+    write_snapshot(two_zones(1), local, snapshot_date="2026-01-02")
+    store = s3.uri("store")
+    write_snapshot(two_zones(0), store, snapshot_date="2026-01-01")
+    write_snapshot(two_zones(2), store, snapshot_date="2026-01-02")
+    write_export(
+        small_frame(1, start=99), s3.uri("store/snapshot_date=2026-01-03/zoneId=x/p.parquet")
+    )
+    mirror = copy_of_bucket(s3, tmp_path / "mirror")
+    spark = (
+        sql.SparkSession.builder.master("local[1]")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.warehouse.dir", str(tmp_path / "warehouse"))
+        .getOrCreate()
+    )
+    try:
+        for statement in spark_statements(store_ddl(local, "spark", table="plain")):
+            spark.sql(statement)
+        bucket = store_ddl(store, "spark", table="committed")
+        for statement in spark_statements(
+            bucket.replace("s3a://imgframe-test/store", f"file:{mirror}/store")
+        ):
+            spark.sql(statement)
+        for table, where in (("plain", local), ("committed", store)):
+            got = [r.asDict(recursive=True) for r in spark.sql(f"SELECT * FROM {table}").collect()]
+            got = sorted(got, key=lambda r: (r["snapshot_date"], r["zoneId"], r["imageId"]))
+            # Spark hands timestamps back naive, in the session's time zone (UTC).
+            want = [{k: naive_utc(v) for k, v in r.items()} for r in imgframes_rows(where)]
+            assert got == want, table
+    finally:
+        spark.stop()
