@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -21,9 +22,12 @@ from click.testing import Result
 
 import imgframe
 from imgframe import sandbox
-from imgframe.errors import ExportError
+from imgframe.errors import ExportError, StoreBusyError
 from imgframe.export import read_export, write_export
 from imgframe.history import diff_store, list_snapshots, read_snapshots, write_snapshot
+from imgframe.history.lease import writer_lease
+from imgframe.history.prune import prune_store
+from imgframe.storage import location
 
 from .cli_helpers import error_line, no_fetched_at, run, use_sandbox
 from .frames import fixture_frame, small_frame
@@ -228,6 +232,41 @@ def test_store_in_a_bucket_snapshot_diff_report_and_from(
         "Error: Invalid value for '--store': no snapshot store at "
         "s3://imgframe-test/nothing-here: no object under that prefix"
     )
+
+
+def test_writers_of_one_bucket_store_take_turns_and_lose_no_day(s3: S3) -> None:
+    store = s3.uri("store")
+    days = [f"2026-02-0{i}" for i in range(1, 7)]
+    with ThreadPoolExecutor(len(days)) as pool:
+        infos = list(
+            pool.map(
+                lambda d: write_snapshot(small_frame(2), store, snapshot_date=d, lock_timeout=60),
+                days,
+            )
+        )
+    assert [i.snapshot_date.isoformat() for i in infos] == days
+    assert list_snapshots(store) == [date.fromisoformat(d) for d in days]
+    assert len(read_snapshots(store)) == 2 * len(days)
+    assert ".imgframe.lock" not in {k.rpartition("/")[2] for k in s3.keys("store/")}
+
+
+def test_a_held_lease_makes_writers_and_prune_give_up(s3: S3) -> None:
+    store = s3.uri("store")
+    write_snapshot(small_frame(2), store, snapshot_date="2026-01-01")
+    with writer_lease(location(store), 1, date(2026, 1, 2)):
+        with pytest.raises(StoreBusyError) as caught:
+            write_snapshot(small_frame(2), store, snapshot_date="2026-01-02", lock_timeout=0)
+        with pytest.raises(StoreBusyError):
+            prune_store(store, keep=1, lock_timeout=0)
+    message = str(caught.value)
+    assert message.startswith(
+        f"the snapshot store {store} is busy: another writer holds its lease .imgframe.lock ("
+    )
+    assert message.endswith(
+        "; gave up without waiting (lock_timeout=0). Run again when it has finished, or wait "
+        "longer (lock_timeout)"
+    )
+    assert list_snapshots(store) == [date(2026, 1, 1)]
 
 
 # --------------------------------------------------------------------------------------------
