@@ -27,7 +27,7 @@ from imgframe.export import read_export, write_export
 from imgframe.history import diff_store, list_snapshots, read_snapshots, write_snapshot
 from imgframe.history.lease import writer_lease
 from imgframe.history.prune import prune_store
-from imgframe.storage import location
+from imgframe.storage import WriteConflict, location
 
 from .cli_helpers import error_line, no_fetched_at, run, use_sandbox
 from .frames import fixture_frame, small_frame
@@ -151,6 +151,37 @@ def test_partitioned_dataset_and_append_in_a_bucket(s3: S3, api: sandbox.Sandbox
     )
     again = failure(1, "export", "--partition-by", "zoneId", "-o", target)
     assert again == f"cannot write {target}: it already exists (use --mode overwrite or append)"
+
+
+def test_concurrent_appends_to_a_bucket_dataset_lose_no_rows(s3: S3) -> None:
+    """Whatever the interleaving, each append is in the dataset whole or failed with a
+    write conflict (the manifest's conditional put), never lost silently."""
+    target = s3.uri("ds")
+    write_export(small_frame(3), target, partition_by=["zoneId"])
+
+    def append(start: int) -> str:
+        try:
+            write_export(
+                small_frame(3, start=start), target, partition_by=["zoneId"], mode="append"
+            )
+        except WriteConflict as exc:
+            return str(exc)
+        return "ok"
+
+    with ThreadPoolExecutor(4) as pool:
+        outcomes = list(pool.map(append, [10, 20, 30, 40]))
+    written = read_export(target)
+    assert outcomes.count("ok") >= 1
+    assert all(o == "ok" or "another writer" in o for o in outcomes), outcomes
+    assert len(written) == 3 + 3 * outcomes.count("ok")
+    ids = sorted(written["imageId"].astype(str))
+    expected = [f"img-{i:04d}" for i in range(3)] + [
+        f"img-{start + i:04d}"
+        for start, outcome in zip([10, 20, 30, 40], outcomes, strict=True)
+        if outcome == "ok"
+        for i in range(3)
+    ]
+    assert ids == sorted(expected)
 
 
 def test_file_uris_are_local_paths(tmp_path: Path, api: sandbox.Sandbox) -> None:
