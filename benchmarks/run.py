@@ -236,9 +236,11 @@ def naive_normalize(pages: Sequence[RawPage]) -> pd.DataFrame:
     df["imageSize"] = pd.to_numeric(df["imageSize"], errors="coerce").astype("Int64")
     df["minDiskSize"] = df["minDiskSize"].astype("Int64")
     for name in CATEGORICAL_COLUMNS:
-        df[name] = df[name].astype("category")
+        if name in IMAGE_COLUMNS:  # the others are the inventory's, not DescribeImages'
+            df[name] = df[name].astype("category")
     for name in STRING_COLUMNS:
-        df[name] = df[name].astype("string")
+        if name in IMAGE_COLUMNS:
+            df[name] = df[name].astype("string")
     df["fetchedAt"] = pd.Timestamp(FETCHED_AT)
     return df[list(IMAGE_COLUMNS)]
 
