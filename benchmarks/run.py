@@ -6,7 +6,7 @@ Every case runs its contenders side by side in one process, interleaved round by
 order rotates each round), and reports medians and ratios, never a lone absolute time: the
 machine this runs on is shared and noisy, ratios measured together survive that far better.
 
-Cases (full sizes; ``--quick`` shrinks them to finish in about a minute):
+Cases (full sizes; ``--quick`` shrinks them to finish in about two minutes):
 
 1. **normalize**: 1,000,000 images (about 1,000 sandbox-shaped DescribeImages pages of 1,000)
    from raw response bytes to the typed frame. imgframe (``normalize_pages``) against the
@@ -942,7 +942,7 @@ def environment() -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller sizes (about a minute)")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (about two minutes)")
     parser.add_argument(
         "--out", type=Path, default=HERE / "results" / "latest.json", help="JSON results file"
     )
