@@ -6,7 +6,7 @@ Every case runs its contenders side by side in one process, interleaved round by
 order rotates each round), and reports medians and ratios, never a lone absolute time: the
 machine this runs on is shared and noisy, ratios measured together survive that far better.
 
-Cases (full sizes; ``--quick`` shrinks them to finish in about a minute):
+Cases (full sizes; ``--quick`` shrinks them to finish in about two minutes):
 
 1. **normalize**: 1,000,000 images (about 1,000 sandbox-shaped DescribeImages pages of 1,000)
    from raw response bytes to the typed frame. imgframe (``normalize_pages``) against the
@@ -236,9 +236,11 @@ def naive_normalize(pages: Sequence[RawPage]) -> pd.DataFrame:
     df["imageSize"] = pd.to_numeric(df["imageSize"], errors="coerce").astype("Int64")
     df["minDiskSize"] = df["minDiskSize"].astype("Int64")
     for name in CATEGORICAL_COLUMNS:
-        df[name] = df[name].astype("category")
+        if name in IMAGE_COLUMNS:  # the others are the inventory's, not DescribeImages'
+            df[name] = df[name].astype("category")
     for name in STRING_COLUMNS:
-        df[name] = df[name].astype("string")
+        if name in IMAGE_COLUMNS:
+            df[name] = df[name].astype("string")
     df["fetchedAt"] = pd.Timestamp(FETCHED_AT)
     return df[list(IMAGE_COLUMNS)]
 
@@ -940,7 +942,7 @@ def environment() -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller sizes (about a minute)")
+    parser.add_argument("--quick", action="store_true", help="smaller sizes (about two minutes)")
     parser.add_argument(
         "--out", type=Path, default=HERE / "results" / "latest.json", help="JSON results file"
     )
