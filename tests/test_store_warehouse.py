@@ -4,7 +4,9 @@ a bucket)."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -345,6 +347,8 @@ def test_spark_statements_read_what_read_snapshots_reads(s3: S3, tmp_path: Path)
     """Spark in local mode (when pyspark and Java are installed): the plain table over a
     local store, and the committed-files view over a copy of a bucket's objects."""
     sql = pytest.importorskip("pyspark.sql")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("Spark needs Java: no java on PATH and no JAVA_HOME")
     local = tmp_path / "local"
     write_snapshot(fixture_frame(zones=True), local, snapshot_date="2026-01-01")
     write_snapshot(two_zones(1), local, snapshot_date="2026-01-02")
