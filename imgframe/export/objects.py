@@ -58,7 +58,7 @@ from .dataset import (
     write_dataset_files,
 )
 
-__all__ = ["DATASET_MANIFEST", "read_object_dataset", "write_object_dataset"]
+__all__ = ["DATASET_MANIFEST", "read_object_dataset", "versioned_manifest", "write_object_dataset"]
 
 _FORMAT = "imgframe-dataset"
 _ATTEMPTS = 5
@@ -155,13 +155,21 @@ def read_manifest(target: Location) -> tuple[dict[str, Any] | None, str | None]:
     place = target.child(DATASET_MANIFEST)
     if place.head() is None:
         return None, None
+    return versioned_manifest(place, _FORMAT, "dataset")
+
+
+def versioned_manifest(
+    place: Location, format: str, what: str
+) -> tuple[dict[str, Any], str | None]:
+    """The commit file at ``place`` (a JSON object whose ``format`` is ``format``) and its
+    etag; a :class:`~imgframe.errors.DataError` naming it when it is anything else."""
     data, etag = place.read_versioned()
     try:
         manifest = json.loads(data)
     except ValueError as exc:
         raise DataError(f"{place} is not JSON: {exc}") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != _FORMAT:
-        raise DataError(f"{place} is not an imgframe dataset manifest")
+    if not isinstance(manifest, dict) or manifest.get("format") != format:
+        raise DataError(f"{place} is not an imgframe {what} manifest")
     return manifest, etag
 
 

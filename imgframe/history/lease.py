@@ -32,8 +32,8 @@ from datetime import UTC, date, datetime
 
 from ..errors import StoreBusyError
 from ..storage import Location, WriteConflict
-from ..text import display_text
 from .layout import LOCK_NAME
+from .lock import holder_text
 
 __all__ = ["LEASE_SECONDS", "writer_lease"]
 
@@ -117,22 +117,6 @@ def _busy_message(root: Location, lease: Location, timeout: float) -> str:
 
 def _holder(lease: Location) -> str:
     try:
-        record = json.loads(lease.read_bytes())
-    except Exception:
+        return holder_text(lease.read_bytes())
+    except Exception:  # the lease is gone, or unreadable: the message names no holder
         return ""
-    if not isinstance(record, dict):
-        return ""
-
-    def text(key: str) -> str:
-        value = record.get(key)
-        return display_text(value)[:64] if isinstance(value, str) else ""
-
-    parts = []
-    pid = record.get("pid")
-    if isinstance(pid, int) and not isinstance(pid, bool):
-        parts.append(f"pid {pid}" + (f" on {text('host')}" if text("host") else ""))
-    if text("since"):
-        parts.append(f"since {text('since')}")
-    if text("snapshot_date"):
-        parts.append(f"writing {text('snapshot_date')}")
-    return f" ({', '.join(parts)})" if parts else ""

@@ -28,7 +28,7 @@ if sys.platform == "win32":
 else:
     import fcntl
 
-__all__ = ["DEFAULT_LOCK_TIMEOUT", "check_timeout", "writer_lock"]
+__all__ = ["DEFAULT_LOCK_TIMEOUT", "check_timeout", "holder_text", "writer_lock"]
 
 #: Seconds :func:`~imgframe.history.write_snapshot` waits for another writer of the store.
 DEFAULT_LOCK_TIMEOUT = 10.0
@@ -149,8 +149,23 @@ def _holder(lock: Path) -> str:
     when it names no holder (it is being released, or not yet written)."""
     try:
         with lock.open("rb") as fh:
-            record = json.loads(fh.read(4096))
-    except (OSError, ValueError):
+            return holder_text(fh.read(4096))
+    except OSError:
+        return ""
+
+
+def holder_text(data: bytes) -> str:
+    """`` (pid 4242 on host-a, since ..., writing 2025-06-01)`` from a lock's or lease's
+    record, or ``""`` when it names no holder; every value cleaned for the terminal.
+
+    >>> holder_text(b'{"pid": 7, "host": "host-a", "snapshot_date": "2025-06-01"}')
+    ' (pid 7 on host-a, writing 2025-06-01)'
+    >>> holder_text(b"not json")
+    ''
+    """
+    try:
+        record = json.loads(data)
+    except ValueError:
         return ""
     if not isinstance(record, dict):
         return ""

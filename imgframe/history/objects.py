@@ -47,6 +47,7 @@ import pyarrow.parquet as pq
 
 from .._version import __version__
 from ..errors import DataError, ExportError
+from ..export.objects import versioned_manifest
 from ..storage import Location, WriteConflict, run_concurrently
 from .layout import COMMITS_DIR, DAY_MANIFEST, DAY_PREFIX, ZONE_PREFIX, commit_key, day_of
 from .lease import writer_lease
@@ -79,14 +80,7 @@ def committed_days(root: Location) -> list[CommittedDay]:
 
 
 def day_manifest(place: Location) -> tuple[dict[str, Any], str | None]:
-    data, etag = place.read_versioned()
-    try:
-        manifest = json.loads(data)
-    except ValueError as exc:
-        raise DataError(f"{place} is not JSON: {exc}") from None
-    if not isinstance(manifest, dict) or manifest.get("format") != _FORMAT:
-        raise DataError(f"{place} is not an imgframe snapshot manifest")
-    return manifest, etag
+    return versioned_manifest(place, _FORMAT, "snapshot")
 
 
 def object_consistently(
