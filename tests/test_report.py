@@ -655,3 +655,34 @@ def test_top_rows_is_a_stable_sort_of_the_rows_it_keeps(span: int) -> None:
     order = np.lexsort((np.arange(5000), keys[1], keys[0]))  # the reference: a full sort
     for limit in (0, 1, 17, 4999, 5000, 6000):
         assert top_rows(keys, limit).tolist() == order[:limit].tolist()
+
+
+def test_public_images_missing_from_zones_are_named_five_at_most() -> None:
+    from imgframe.report import report_model
+
+    records = [
+        {
+            "zoneId": z,
+            "imageId": "img-0",
+            "imageName": "Everywhere",
+            "imageType": "PUBLIC_IMAGE",
+            "imageStatus": "AVAILABLE",
+        }
+        for z in ("z1", "z2")
+    ]
+    records += [
+        {
+            "zoneId": "z1",
+            "imageId": f"img-{n}",
+            "imageName": f"Only z1 {n}",
+            "imageType": "PUBLIC_IMAGE",
+            "imageStatus": "AVAILABLE",
+        }
+        for n in range(1, 8)
+    ]
+    (matrix,) = [m for m in report_model(frame_from_records(records)).availability
+                 if m.key == "public"]  # fmt: skip
+    assert matrix.summary.endswith(
+        " Missing: Only z1 1 (1 zone); Only z1 2 (1 zone); Only z1 3 (1 zone); Only z1 4 (1 zone); "
+        "Only z1 5 (1 zone); and 2 more."
+    )

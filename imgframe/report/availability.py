@@ -105,8 +105,7 @@ def _public_matrix(df: pd.DataFrame, facts: Facts, max_rows: int) -> Matrix:
                 f"{name or image} ({int(n)} zone{'s' if n != 1 else ''})"
                 for image, name, n in zip(worst.index, worst["name"], worst["missing"], strict=True)
             )
-            + ("; …" if len(gaps) > 5 else "")
-            + "."
+            + (f"; and {len(gaps) - 5:,} more." if len(gaps) > 5 else ".")
         )
     table = pd.concat(
         [pd.DataFrame({"Image": [n or i for i, n in zip(info.index, info["name"], strict=True)]},
