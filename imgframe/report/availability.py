@@ -86,15 +86,12 @@ def _public_matrix(df: pd.DataFrame, facts: Facts, max_rows: int) -> Matrix:
     info = info.sort_values(["category", "name"], kind="stable")
     grid = grid.loc[info.index].astype(object).fillna("—")
     gaps = info[info["missing"] > 0]
+    everywhere, broken = len(info) - len(gaps), int((info["bad"] > 0).sum())
     summary = (
         f"{len(info):,} public images over {len(zones):,} zones: "
-        f"{len(info) - len(gaps):,} are listed in every zone"
-        + (f", {len(gaps):,} are missing from some" if len(gaps) else "")
-        + (
-            f", {int((info['bad'] > 0).sum()):,} are not AVAILABLE somewhere"
-            if (info["bad"] > 0).any()
-            else ""
-        )
+        f"{everywhere:,} {_are(everywhere)} listed in every zone"
+        + (f", {len(gaps):,} {_are(len(gaps))} missing from some" if len(gaps) else "")
+        + (f", {broken:,} {_are(broken)} not AVAILABLE somewhere" if broken else "")
         + "."
     )
     if len(gaps):
@@ -278,3 +275,7 @@ def _grid(
         r = column_of[label]
         data[label] = [grid[int(c)].get(r, "") for c in chosen]
     return pd.DataFrame(data), shown
+
+
+def _are(count: int) -> str:
+    return "is" if count == 1 else "are"
