@@ -645,6 +645,22 @@ def test_charts_of_one_zone_have_no_zone_chart(api: sandbox.Sandbox, tmp_path: P
     ]  # fmt: skip
 
 
+@pytest.mark.parametrize("command", ["charts", "report"])
+def test_an_output_directory_that_is_a_file_is_a_usage_error_before_any_request(
+    api: sandbox.Sandbox, tmp_path: Path, command: str
+) -> None:
+    taken = tmp_path / "notes.txt"
+    taken.write_text("keep me\n")
+    api.clear_requests()
+    result = run(command, "-o", taken)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: Invalid value for '-o': {taken} is a file, not a directory"
+    )
+    assert taken.read_text() == "keep me\n"
+    assert api.requests == []
+
+
 def markdown_section(text: str, heading: str) -> list[str]:
     lines = text.splitlines()
     start = lines.index(heading)

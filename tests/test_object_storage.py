@@ -6,10 +6,12 @@ missing, denied, dropped mid-upload, the extra not installed."""
 from __future__ import annotations
 
 import hashlib
+import http.server
 import io
 import json
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -335,6 +337,45 @@ def test_denied_and_wrong_credentials_are_one_line_without_the_secret(
         "does not exist in our records."
     )
     assert s3.keys() == ["allowed.csv"]
+
+
+def test_no_credentials_anywhere_says_where_to_put_them(
+    s3: S3, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No key in the environment, no profile files: the metadata service is asked last (here
+    a local one that refuses, as a machine outside a cloud does) and the line says so."""
+    asked: list[str] = []
+
+    class Refuse(http.server.BaseHTTPRequestHandler):
+        def do_PUT(self) -> None:
+            asked.append(f"{self.command} {self.path}")
+            self.send_response(403)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_PUT
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                     "AWS_PROFILE"):  # fmt: skip
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.aws
+        monkeypatch.setenv("AWS_METADATA_ENDPOINT", f"http://127.0.0.1:{server.server_port}")
+        line = failure(1, "diff", "--store", s3.uri("store"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert line == (
+        f"cannot list {s3.uri('store')}: no AWS credentials found: set AWS_ACCESS_KEY_ID and "
+        "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (the instance metadata service, the last place "
+        "looked, answered HTTP 403 Forbidden)"
+    )
+    assert asked[0] == "PUT /latest/api/token"
 
 
 def big_frame(rows: int = 20_000) -> pd.DataFrame:

@@ -456,6 +456,8 @@ def _output_directory(
 
     where = location(value)
     if where.is_local:
+        if where.path.exists() and not where.path.is_dir():
+            raise click.BadParameter(f"{value} is a file, not a directory", param_hint="'-o'")
         yield where.path, lambda path: path
         return
     with tempfile.TemporaryDirectory(prefix="imgframe-out-") as tmp:

@@ -59,6 +59,7 @@ def _s3_settings() -> tuple[str, ...]:
         "AWS_PROFILE",
         "AWS_SESSION_TOKEN",
         "AWS_SECRET_ACCESS_KEY",
+        "AWS_METADATA_ENDPOINT",
     )
     return tuple(os.environ.get(n, "") for n in names)
 
@@ -128,6 +129,8 @@ _MESSAGE = re.compile(r"<Message>([^<]{1,300})</Message>")
 _STATUS = re.compile(r"status code: (\d{3}[^:<]{0,40})")
 _RETRIES = re.compile(r"after (\d+) retries")
 _TAIL = re.compile(r" - (HTTP error: [^\n<]{1,120}|[A-Za-z][^\n<]{1,120})$")
+#: The instance metadata service's credential paths (EC2's IMDS, ECS's task endpoint).
+_METADATA = re.compile(r"/latest/api/token|/latest/meta-data/iam/|169\.254\.170\.2")
 _SECRET_PARAMS = re.compile(
     r"((?:X-Amz-)?(?:Signature|Security-Token|Credential)=)[^&\s\"'<]+", re.IGNORECASE
 )
@@ -146,7 +149,16 @@ def describe_error(doing: str, where: Location | str, exc: BaseException) -> str
     never the request, its URL's query, headers or signature."""
     text = str(exc)
     code, message = _CODE.search(text), _MESSAGE.search(text)
-    if code:
+    if _METADATA.search(text.split("\n", 1)[0]):
+        # Nothing in the environment or the config files: the instance's metadata service
+        # was the last place to look, and it gave nothing.
+        status = _STATUS.search(text)
+        answer = f"answered HTTP {status.group(1).strip()}" if status else "did not answer"
+        detail = (
+            "no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or "
+            f"AWS_PROFILE (the instance metadata service, the last place looked, {answer})"
+        )
+    elif code:
         detail = code.group(1) + (f": {message.group(1)}" if message else "")
     elif type(exc).__module__.startswith("obstore") or "Error performing" in text:
         first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
