@@ -812,6 +812,46 @@ def test_diff_needs_two_snapshots(api: sandbox.Sandbox, tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("option", "command"),
+    [("--manifest", "export"), ("--metrics-file", "export"), ("-o", "diff")],
+)
+def test_a_file_option_naming_a_directory_is_a_usage_error_before_any_work(
+    api: sandbox.Sandbox, tmp_path: Path, option: str, command: str
+) -> None:
+    store = tmp_path / "store"
+    for day in ("2026-01-01", "2026-01-02"):
+        assert run("snapshot", "--store", store, "--date", day).exit_code == 0
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    api.clear_requests()
+    if command == "export":
+        result = run("export", "-o", tmp_path / "x.csv", option, taken)
+    else:
+        result = run("diff", "--store", store, option, taken)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: Invalid value for '{option}': {taken} is a directory, not a file"
+    )
+    assert api.requests == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store", "taken"]
+
+
+def test_diff_output_of_no_known_format_fails_before_printing_the_diff(
+    api: sandbox.Sandbox, tmp_path: Path
+) -> None:
+    for day in ("2026-01-01", "2026-01-02"):
+        assert run("snapshot", "--store", tmp_path, "--date", day).exit_code == 0
+    result = run("diff", "--store", tmp_path, "-o", tmp_path / "changes.txt")
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert error_line(result) == (
+        "cannot tell the export format of 'changes.txt' from its suffix; use .parquet, .csv, "
+        ".csv.gz, .jsonl or .xlsx, or pass format="
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # Logs, progress, quiet
 

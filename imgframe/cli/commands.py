@@ -14,7 +14,14 @@ import click
 
 from ..defaults import CHART_FORMATS, EXPORT_FORMATS, TABLE_FORMATS, TAG_LAYOUTS, WRITE_MODES
 from .app import Settings, pass_settings, say, show
-from .options import checked_store, fetch_options, load_images, read_source, split_list
+from .options import (
+    checked_store,
+    fetch_options,
+    file_target,
+    load_images,
+    read_source,
+    split_list,
+)
 
 __all__ = ["charts", "diff", "export", "report", "snapshot", "summary", "zones"]
 
@@ -134,6 +141,8 @@ def export(
 
     started = time.monotonic()
     source = read_source(kwargs)
+    if manifest is not None:
+        file_target(manifest, "'--manifest'")
     if source.metrics_file is not None:
         metrics = location(source.metrics_file)
         given = [location(p) for p in (*outputs, *([manifest] if manifest else []))]
@@ -421,6 +430,12 @@ def diff(
     from ..summary import format_table
 
     checked_store(settings, store)
+    if output is not None:
+        from ..export import detect_format
+        from ..storage import location
+
+        file_target(output, "'-o'")
+        detect_format(location(output), None, None)  # before the diff is read and printed
     result = diff_store(
         store,
         from_date=from_date.date() if from_date else None,

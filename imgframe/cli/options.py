@@ -269,9 +269,7 @@ def read_source(kwargs: dict[str, Any]) -> Source:
     if settings is not None:
         learn_cloud_secrets(settings)
     if params["metrics_file"] is not None:
-        from ..storage import location
-
-        location(params["metrics_file"])  # a bad URI or a missing extra: before any request
+        file_target(params["metrics_file"], "'--metrics-file'")
         if settings is not None:
             settings.metrics = RunMetrics(command=ctx.command.name or "imgframe")
             settings.metrics_path = params["metrics_file"]
@@ -300,6 +298,16 @@ def learn_cloud_secrets(settings: Settings) -> None:
     from ..storage.cloud import environment_secret_values
 
     settings.secrets.extend(v for v in environment_secret_values() if v not in settings.secrets)
+
+
+def file_target(value: str, option: str) -> None:
+    """A file option's path or URI, checked before any request: a bad URI or a missing
+    extra is its one-line error, and a local directory a usage error (exit 2)."""
+    from ..storage import location
+
+    where = location(value)
+    if where.is_local and where.path.is_dir():
+        raise click.BadParameter(f"{value} is a directory, not a file", param_hint=option)
 
 
 def checked_store(settings: Settings, store: str) -> None:
