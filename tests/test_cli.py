@@ -645,17 +645,18 @@ def test_charts_of_one_zone_have_no_zone_chart(api: sandbox.Sandbox, tmp_path: P
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize("command", ["charts", "report"])
+@pytest.mark.parametrize(("command", "option"), [("charts", "-o"), ("report", "-o"),
+                                                 ("snapshot", "--store")])  # fmt: skip
 def test_an_output_directory_that_is_a_file_is_a_usage_error_before_any_request(
-    api: sandbox.Sandbox, tmp_path: Path, command: str
+    api: sandbox.Sandbox, tmp_path: Path, command: str, option: str
 ) -> None:
     taken = tmp_path / "notes.txt"
     taken.write_text("keep me\n")
     api.clear_requests()
-    result = run(command, "-o", taken)
+    result = run(command, option, taken)
     assert result.exit_code == 2
     assert result.stderr.splitlines()[-1] == (
-        f"Error: Invalid value for '-o': {taken} is a file, not a directory"
+        f"Error: Invalid value for '{option}': {taken} is a file, not a directory"
     )
     assert taken.read_text() == "keep me\n"
     assert api.requests == []

@@ -359,7 +359,9 @@ def snapshot(
     from ..storage import location
 
     source = read_source(kwargs)
-    location(store)  # a bad URI or a missing extra: before any request
+    where = location(store)  # a bad URI or a missing extra: before any request
+    if where.is_local and where.path.exists() and not where.path.is_dir():
+        raise click.BadParameter(f"{store} is a file, not a directory", param_hint="'--store'")
     frame = load_images(settings, source)
     info = write_snapshot(
         frame, store, snapshot_date=snapshot_date.date() if snapshot_date else None
