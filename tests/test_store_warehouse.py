@@ -343,6 +343,7 @@ def spark_statements(text: str) -> list[str]:
 
 
 @pytest.mark.slow  # Spark's start-up alone takes half a minute
+@pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
 def test_spark_statements_read_what_read_snapshots_reads(s3: S3, tmp_path: Path) -> None:
     """Spark in local mode (when pyspark and Java are installed): the plain table over a
     local store, and the committed-files view over a copy of a bucket's objects."""
