@@ -178,6 +178,27 @@ def test_cli_sql_over_the_store_alone_fetches_nothing(api: sandbox.Sandbox, tmp_
     assert api.requests == []
 
 
+def test_cli_sql_store_is_a_local_directory_or_file_uri(
+    api: sandbox.Sandbox, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    assert run("snapshot", "--store", store, "--date", "2026-01-01").exit_code == 0
+    query = "SELECT count(*) AS images FROM snapshots"
+    by_uri = run("sql", "--store", f"file://{store}", query, "--format", "csv")
+    assert by_uri.stdout == f"images\n{len(inventory_rows(api.catalog))}\n"
+    api.clear_requests()
+    for value, message in (
+        ("s3://bucket/store", "s3://bucket/store: imgframe sql reads a local store; for a store "
+         "in a bucket, `imgframe ddl --dialect duckdb` prints the view to create in DuckDB with "
+         "httpfs"),
+        (str(tmp_path / "missing"), f"Directory {str(tmp_path / 'missing')!r} does not exist."),
+    ):  # fmt: skip
+        result = run("sql", "--store", value, query)
+        assert result.exit_code == 2
+        assert result.stderr.splitlines()[-1] == f"Error: Invalid value for '--store': {message}"
+    assert api.requests == []
+
+
 # --------------------------------------------------------------------------------------------
 # History to try: --sandbox-day, and --from a store
 

@@ -23,9 +23,10 @@ _FRAME_VIEWS = frozenset({"images", "image_tags", "zones"})
 @fetch_options
 @click.option(
     "--store",
-    type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Snapshot store, queried as the view `snapshots` (partition-pruned by "
-    "snapshot_date and zoneId).",
+    metavar="DIRECTORY",
+    callback=lambda ctx, param, value: _local_store(value),
+    help="Snapshot store (a local directory), queried as the view `snapshots` "
+    "(partition-pruned by snapshot_date and zoneId).",
 )
 @click.option(
     "--format", "fmt", type=click.Choice(TABLE_FORMATS), default="table", show_default=True
@@ -97,3 +98,20 @@ def _needs_frame(query: str, store: Path | None) -> bool:
     except duckdb.Error:
         names = set(re.findall(r"[a-z_]+", query.lower()))
     return bool(names & _FRAME_VIEWS)
+
+
+def _local_store(value: str | None) -> Path | None:
+    """A local store directory (DuckDB here reads local stores: its httpfs extension is a
+    download away, so a bucket's store is pointed to ``imgframe ddl``)."""
+    if value is None:
+        return None
+    if "://" in value and not value.startswith("file://"):
+        raise click.BadParameter(
+            f"{value}: imgframe sql reads a local store; for a store in a bucket, "
+            "`imgframe ddl --dialect duckdb` prints the view to create in DuckDB with httpfs",
+            param_hint="'--store'",
+        )
+    path = Path(value.removeprefix("file://"))
+    if not path.is_dir():
+        raise click.BadParameter(f"Directory {value!r} does not exist.", param_hint="'--store'")
+    return path
