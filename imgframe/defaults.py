@@ -24,3 +24,9 @@ TAG_LAYOUTS = ("list", "long", "wide")
 TABLE_FORMATS = ("table", "csv", "json", "markdown")
 #: Image formats of saved charts.
 CHART_FORMATS = ("png", "svg")
+
+#: Rows each table of the inventory report shows (and the list without JavaScript).
+REPORT_MAX_ROWS = 500
+#: Images the report's page embeds for its searchable list (problems first): bounds the
+#: page at about 10 MB however large the inventory.
+DEFAULT_LIST_ROWS = 100_000

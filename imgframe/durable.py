@@ -65,6 +65,7 @@ def atomic_file(
     b'hello'
     """
     path = Path(target)
+    _check_file_target(path)
     temp: Path | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -91,6 +92,17 @@ def atomic_file(
             _ACTIVE.discard(temp)
             with contextlib.suppress(OSError):
                 temp.unlink()
+
+
+def _check_file_target(path: Path) -> None:
+    """A target that is a directory, or under a file, named as such (not an OS errno)."""
+    if path.is_dir():
+        raise ExportError(f"cannot write {path}: it is a directory")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ExportError(f"cannot write {path}: {parent} is a file, not a directory")
+            return
 
 
 def export_error(target: object, exc: BaseException) -> ExportError:

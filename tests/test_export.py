@@ -649,6 +649,21 @@ def test_atomic_file_gives_the_new_file_ordinary_permissions(tmp_path: Path) -> 
     assert mode == 0o666 & ~umask
 
 
+def test_a_target_that_is_a_directory_or_under_a_file_is_named_so(tmp_path: Path) -> None:
+    note = tmp_path / "note.txt"
+    note.write_text("keep\n")
+    with pytest.raises(ExportError) as err:
+        write_export(small_frame(), tmp_path, format="csv", mode="overwrite")
+    assert str(err.value) == f"cannot write {tmp_path}: it is a directory"
+    with pytest.raises(ExportError) as err:
+        write_export(small_frame(), note / "deeper" / "x.csv")
+    assert str(err.value) == (
+        f"cannot write {note / 'deeper' / 'x.csv'}: {note} is a file, not a directory"
+    )
+    assert note.read_text() == "keep\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["note.txt"]
+
+
 def test_parent_directories_are_created(tmp_path: Path) -> None:
     written = write_export(small_frame(), tmp_path / "a" / "b" / "x.jsonl")
     assert written.path == tmp_path / "a" / "b" / "x.jsonl"

@@ -12,12 +12,20 @@ from typing import Any
 
 import click
 
-from ..defaults import CHART_FORMATS, EXPORT_FORMATS, TABLE_FORMATS, TAG_LAYOUTS, WRITE_MODES
+from ..defaults import (
+    CHART_FORMATS,
+    DEFAULT_LIST_ROWS,
+    EXPORT_FORMATS,
+    REPORT_MAX_ROWS,
+    TABLE_FORMATS,
+    TAG_LAYOUTS,
+    WRITE_MODES,
+)
 from .app import Settings, pass_settings, say, show
 from .options import (
     checked_store,
+    checked_target,
     fetch_options,
-    file_target,
     load_images,
     read_source,
     split_list,
@@ -142,7 +150,7 @@ def export(
     started = time.monotonic()
     source = read_source(kwargs)
     if manifest is not None:
-        file_target(manifest, "'--manifest'")
+        checked_target(manifest, "'--manifest'")
     if source.metrics_file is not None:
         metrics = location(source.metrics_file)
         given = [location(p) for p in (*outputs, *([manifest] if manifest else []))]
@@ -264,14 +272,14 @@ def charts(settings: Settings, /, output_dir: str, fmt: str, **kwargs: Any) -> N
 @click.option(
     "--max-rows",
     type=click.IntRange(0),
-    default=500,
+    default=REPORT_MAX_ROWS,
     show_default=True,
     help="Cap on the rows of each image list.",
 )
 @click.option(
     "--max-list-rows",
     type=click.IntRange(0),
-    default=100_000,
+    default=DEFAULT_LIST_ROWS,
     show_default=True,
     help="Cap on the images the page embeds for its searchable list (problems first).",
 )
@@ -356,12 +364,9 @@ def snapshot(
       imgframe snapshot --store /data/imgframe/snapshots
     """
     from ..history import write_snapshot
-    from ..storage import location
 
     source = read_source(kwargs)
-    where = location(store)  # a bad URI or a missing extra: before any request
-    if where.is_local and where.path.exists() and not where.path.is_dir():
-        raise click.BadParameter(f"{store} is a file, not a directory", param_hint="'--store'")
+    checked_target(store, "'--store'", directory=True)
     frame = load_images(settings, source)
     info = write_snapshot(
         frame, store, snapshot_date=snapshot_date.date() if snapshot_date else None
@@ -434,10 +439,9 @@ def diff(
     checked_store(settings, store)
     if output is not None:
         from ..export import detect_format
-        from ..storage import location
 
-        file_target(output, "'-o'")
-        detect_format(location(output), None, None)  # before the diff is read and printed
+        # Before the diff is read and printed.
+        detect_format(checked_target(output, "'-o'"), None, None)
     result = diff_store(
         store,
         from_date=from_date.date() if from_date else None,
@@ -469,12 +473,8 @@ def _output_directory(
     """A local directory to write into, and what to call each file written there: itself
     for a local directory; for a bucket prefix, a temporary directory whose files are put
     under the prefix (each whole) when the block ends without error."""
-    from ..storage import location
-
-    where = location(value)
+    where = checked_target(value, "'-o'", directory=True)
     if where.is_local:
-        if where.path.exists() and not where.path.is_dir():
-            raise click.BadParameter(f"{value} is a file, not a directory", param_hint="'-o'")
         yield where.path, lambda path: path
         return
     with tempfile.TemporaryDirectory(prefix="imgframe-out-") as tmp:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Source",
     "checked_store",
+    "checked_target",
     "fetch_options",
     "load_images",
     "parse_tags",
@@ -269,7 +270,7 @@ def read_source(kwargs: dict[str, Any]) -> Source:
     if settings is not None:
         learn_cloud_secrets(settings)
     if params["metrics_file"] is not None:
-        file_target(params["metrics_file"], "'--metrics-file'")
+        checked_target(params["metrics_file"], "'--metrics-file'")
         if settings is not None:
             settings.metrics = RunMetrics(command=ctx.command.name or "imgframe")
             settings.metrics_path = params["metrics_file"]
@@ -300,14 +301,17 @@ def learn_cloud_secrets(settings: Settings) -> None:
     settings.secrets.extend(v for v in environment_secret_values() if v not in settings.secrets)
 
 
-def file_target(value: str, option: str) -> None:
-    """A file option's path or URI, checked before any request: a bad URI or a missing
-    extra is its one-line error, and a local directory a usage error (exit 2)."""
+def checked_target(value: str, option: str, *, directory: bool = False) -> Location:
+    """An output option's path or URI, checked before any request: a bad URI or a missing
+    extra is its one-line error; a local file where a directory is wanted (or the other
+    way round) a usage error (exit 2)."""
     from ..storage import location
 
     where = location(value)
-    if where.is_local and where.path.is_dir():
-        raise click.BadParameter(f"{value} is a directory, not a file", param_hint=option)
+    if where.is_local and where.path.exists() and where.path.is_dir() != directory:
+        kind = "a file, not a directory" if directory else "a directory, not a file"
+        raise click.BadParameter(f"{value} is {kind}", param_hint=option)
+    return where
 
 
 def checked_store(settings: Settings, store: str) -> None:

@@ -37,11 +37,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..defaults import DEFAULT_LIST_ROWS, REPORT_MAX_ROWS
 from ..durable import atomic_file
 from .changes import ChangesArg
 from .findings import Finding, hygiene_findings
 from .html import render_html
-from .listing import DEFAULT_LIST_ROWS
 from .markdown import render_markdown
 from .model import DEFAULT_TITLE, ReportModel, report_model
 
@@ -77,7 +77,7 @@ def build_report_html(
     title: str = DEFAULT_TITLE,
     require_tags: Sequence[str] = (),
     owner_tag: str | None = None,
-    max_rows: int = 500,
+    max_rows: int = REPORT_MAX_ROWS,
     max_list_rows: int = DEFAULT_LIST_ROWS,
     changes: ChangesArg | None = None,
     trend: pd.DataFrame | None = None,
@@ -106,7 +106,7 @@ def build_report_markdown(
     title: str = DEFAULT_TITLE,
     require_tags: Sequence[str] = (),
     owner_tag: str | None = None,
-    max_rows: int = 500,
+    max_rows: int = REPORT_MAX_ROWS,
     changes: ChangesArg | None = None,
     trend: pd.DataFrame | None = None,
     store: str | os.PathLike[str] | None = None,
@@ -134,7 +134,7 @@ def build_report(
     title: str = DEFAULT_TITLE,
     require_tags: Sequence[str] = (),
     owner_tag: str | None = None,
-    max_rows: int = 500,
+    max_rows: int = REPORT_MAX_ROWS,
     max_list_rows: int = DEFAULT_LIST_ROWS,
     changes: ChangesArg | None = None,
     trend: pd.DataFrame | None = None,

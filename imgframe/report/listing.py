@@ -45,7 +45,6 @@ from .facts import (
 )
 
 #: Rows the page embeds for the interactive list, unless the caller says otherwise.
-DEFAULT_LIST_ROWS = 100_000
 # Lowest priority first: later assignments win, so the most serious problem decides.
 _PRIORITY = (
     (IN_PROGRESS_FLAG, 6),

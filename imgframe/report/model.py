@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..charts import chart_caption
+from ..defaults import DEFAULT_LIST_ROWS, REPORT_MAX_ROWS
 from ..errors import InvalidArgument
 from ..history import status_trend
 from .availability import availability_of
@@ -20,7 +21,7 @@ from .changes import Changes, ChangesArg, changes_of
 from .counts import count_table, zone_status
 from .facts import Facts, facts_of
 from .findings import Finding, hygiene_findings
-from .listing import DEFAULT_LIST_ROWS, ImageList, image_list
+from .listing import ImageList, image_list
 from .sections import (
     Card,
     Matrix,
@@ -72,7 +73,7 @@ def report_model(
     title: str = DEFAULT_TITLE,
     require_tags: Sequence[str] = (),
     owner_tag: str | None = None,
-    max_rows: int = 500,
+    max_rows: int = REPORT_MAX_ROWS,
     max_list_rows: int = DEFAULT_LIST_ROWS,
     changes: ChangesArg | None = None,
     trend: pd.DataFrame | None = None,
